@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # Connection options shared by every module that calls the Cloudflare API.
+    DOCUMENTATION = r'''
+options:
+  api_token:
+    description:
+      - Cloudflare API token used to call the API (sent as an C(Authorization) bearer header).
+      - Never logged; the module treats it as a secret.
+      - If not set, the value of the E(CLOUDFLARE_API_TOKEN) environment variable is used. Modules read the
+        environment of the host they run on (normally the controller, through C(delegate_to) or a local connection).
+      - To manage account-owned tokens the token needs C(Account API Tokens Write) (C(Read) for read-only modules);
+        for user-owned tokens it needs C(API Tokens Write) (or C(Read)).
+    type: str
+  account_id:
+    description:
+      - Cloudflare account id, 32 hexadecimal characters. Required.
+      - R2 resources are account-scoped, so this is needed for user-owned tokens too.
+      - If not set, the value of the E(CLOUDFLARE_ACCOUNT_ID) environment variable is used.
+    type: str
+  api_url:
+    description:
+      - Base URL of the Cloudflare v4 API.
+      - Change it only for a proxy, a gateway or a local emulator.
+      - If not set, the value of the E(CLOUDFLARE_API_URL) environment variable is used, then the default.
+    type: str
+    default: https://api.cloudflare.com/client/v4
+  validate_certs:
+    description:
+      - Whether to validate the TLS certificate of O(api_url).
+      - Proxy settings (E(HTTPS_PROXY), E(NO_PROXY)) and E(REQUESTS_CA_BUNDLE) are taken from the environment.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+  retries:
+    description:
+      - How many times a failed call is retried.
+      - Retried are connection errors and HTTP 408, 429 (honouring C(retry-after)), 502, 503 and 504, with
+        bounded, jittered exponential backoff (at most 60 seconds per wait).
+      - A token create is never resent blindly after an uncertain outcome (timeout, reset, 5xx); the tokens are
+        listed by name first, so a retry cannot make a second token.
+    type: int
+    default: 5
+notes:
+  - Calls the Cloudflare API from the host the module runs on; use C(delegate_to=localhost) or C(run_once) when
+    running against an inventory, so that each play makes as few API calls as possible.
+  - Cloudflare allows 1200 API requests per 5 minutes per token and then blocks every call of that token for
+    five minutes.
+requirements:
+  - requests >= 2.20
+'''
+
+    # Attributes of modules in the cloudflare_r2.credentials.r2 action group.
+    ACTION_GROUP = r'''
+attributes:
+  action_group:
+    description: Use C(group/cloudflare_r2.credentials.r2) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - cloudflare_r2.credentials.r2
+'''

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the cloudflare_r2.credentials
+# collection and may not remain stable to outside uses. Changes may be made in ANY
+# release, even a bugfix release.
+
+"""AnsibleModule glue shared by every module that talks to Cloudflare.
+
+The connection options live here once (documented once in the
+``cloudflare_r2.credentials.connection`` doc fragment); errors from the
+client and the domain model become one ``fail_json`` each.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
+    DEFAULT_API_URL,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    CloudflareApiError,
+    CloudflareClient,
+    CloudflareError,
+)
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 import (
+    R2ValueError,
+    validate_account_id,
+)
+
+
+def connection_argspec():
+    return dict(
+        api_token=dict(type='str', no_log=True, fallback=(env_fallback, ['CLOUDFLARE_API_TOKEN'])),
+        account_id=dict(type='str', fallback=(env_fallback, ['CLOUDFLARE_ACCOUNT_ID'])),
+        api_url=dict(type='str', default=DEFAULT_API_URL, fallback=(env_fallback, ['CLOUDFLARE_API_URL'])),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='float', default=30),
+        retries=dict(type='int', default=5),
+    )
+
+
+def client_from_options(options, log=None):
+    """Build a client from a dict of the connection options (modules and plugins)."""
+    if not options.get('api_token'):
+        raise R2ValueError('api_token is required: set the api_token option or the CLOUDFLARE_API_TOKEN '
+                           'environment variable')
+    if options.get('timeout') is not None and options['timeout'] <= 0:
+        raise R2ValueError('timeout must be a positive number of seconds')
+    if options.get('retries') is not None and options['retries'] < 0:
+        raise R2ValueError('retries must be 0 or more')
+    return CloudflareClient(
+        api_token=options['api_token'],
+        api_url=options.get('api_url') or DEFAULT_API_URL,
+        timeout=options.get('timeout') or 30,
+        validate_certs=options.get('validate_certs', True),
+        retries=options.get('retries') if options.get('retries') is not None else 5,
+        log=log,
+    )
+
+
+class R2Module:
+    """An AnsibleModule with the connection options and error translation."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = connection_argspec()
+        spec.update(argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
+        self._client = None
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    def account_id(self):
+        return validate_account_id(self.params.get('account_id'))
+
+    def client(self):
+        if self._client is None:
+            self._client = client_from_options(self.params, log=self.module.log)
+        return self._client
+
+    def run(self, main):
+        """Call main(); it returns the result dict. Known errors become one clean failure."""
+        try:
+            result = main()
+        except R2ValueError as exc:
+            self.module.fail_json(msg=str(exc))
+        except CloudflareApiError as exc:
+            self.module.fail_json(msg=str(exc), status=exc.status, cloudflare_errors=exc.errors)
+        except CloudflareError as exc:
+            self.module.fail_json(msg=str(exc))
+        self.module.exit_json(**result)

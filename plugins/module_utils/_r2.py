@@ -1,0 +1,421 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the cloudflare_r2.credentials
+# collection and may not remain stable to outside uses. Changes may be made in ANY
+# release, even a bugfix release.
+
+"""The R2 domain model: permissions, resource keys, endpoints, S3 credentials.
+
+Pure functions and one service class (``TokenStore``) on top of
+``_api.CloudflareClient``. Facts and their sources are in the project's
+``docs/cloudflare-facts.md`` summary (Cloudflare docs r2/api/tokens.mdx,
+fundamentals/api/how-to/create-via-api.mdx, r2/reference/data-location.mdx).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+import ipaddress
+import re
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
+    CloudflareUncertainWrite,
+)
+
+JURISDICTIONS = ('default', 'eu', 'fedramp')
+
+# Lowest to highest rank. Rank is for display and sorting only: the real
+# relation is a partial order (admin_read_only cannot write objects, so it
+# does not cover object_read_write); use ``permission_covers``.
+PERMISSIONS = ('object_read_only', 'object_read_write', 'admin_read_only', 'admin_read_write')
+ADMIN_PERMISSIONS = ('admin_read_only', 'admin_read_write')
+OBJECT_PERMISSIONS = ('object_read_only', 'object_read_write')
+
+# Dashboard permission -> permission group name (DOCS r2/api/s3/tokens.mdx).
+PERMISSION_GROUP_NAMES = {
+    'admin_read_write': 'Workers R2 Storage Write',
+    'admin_read_only': 'Workers R2 Storage Read',
+    'object_read_write': 'Workers R2 Storage Bucket Item Write',
+    'object_read_only': 'Workers R2 Storage Bucket Item Read',
+}
+PERMISSION_BY_GROUP_NAME = dict((v, k) for k, v in PERMISSION_GROUP_NAMES.items())
+
+# Capabilities per permission, from the dashboard descriptions (DOCS
+# r2/api/s3/tokens.mdx; r2/api/s3/temporary-credentials.mdx "Scopes").
+_CAPABILITIES = {
+    'object_read_only': frozenset(('list_objects', 'read_objects')),
+    'object_read_write': frozenset(('list_objects', 'read_objects', 'write_objects')),
+    'admin_read_only': frozenset(('list_objects', 'read_objects', 'list_buckets', 'read_bucket_config', 'all_buckets')),
+    'admin_read_write': frozenset(('list_objects', 'read_objects', 'write_objects', 'list_buckets',
+                                   'read_bucket_config', 'write_bucket_config', 'all_buckets')),
+}
+
+RESOURCE_ACCOUNT = 'com.cloudflare.api.account.%s'
+RESOURCE_BUCKET_PREFIX = 'com.cloudflare.edge.r2.bucket.'
+RESOURCE_ALL_BUCKETS = 'com.cloudflare.edge.r2.bucket.*'
+
+ACCOUNT_ID_RE = re.compile(r'^[0-9a-fA-F]{32}$')
+BUCKET_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
+TOKEN_NAME_MAX = 120
+_BUCKET_KEY_RE = re.compile(r'^com\.cloudflare\.edge\.r2\.bucket\.([0-9a-fA-F]{32})_([a-z]+)_(.+)$')
+
+
+class R2ValueError(ValueError):
+    """Invalid input. The message names the option and the rule it breaks."""
+
+
+# -- permissions ------------------------------------------------------------
+
+def permission_covers(parent, child):
+    """True when a credential with ``parent`` may grant ``child``."""
+    return _CAPABILITIES[child] <= _CAPABILITIES[parent]
+
+
+def to_api_permission(permission):
+    """object_read_only -> object-read-only (the temp-credentials API spelling)."""
+    return permission.replace('_', '-')
+
+
+# -- validation -------------------------------------------------------------
+
+def validate_account_id(account_id, field='account_id'):
+    if not account_id:
+        raise R2ValueError('%s is required: set the %s option or the CLOUDFLARE_ACCOUNT_ID environment variable'
+                           % (field, field))
+    if not ACCOUNT_ID_RE.match(account_id):
+        raise R2ValueError('%s must be 32 hexadecimal characters (a Cloudflare account id), got %d characters'
+                           % (field, len(account_id)) if len(account_id) != 32 else
+                           '%s must be 32 hexadecimal characters (a Cloudflare account id)' % field)
+    return account_id.lower()
+
+
+def validate_bucket_name(name, field='buckets'):
+    if not isinstance(name, str) or not BUCKET_NAME_RE.match(name):
+        raise R2ValueError('%s: invalid bucket name %r: R2 bucket names are 3-63 characters of lowercase letters, '
+                           'digits and hyphens, and cannot start or end with a hyphen' % (field, name))
+    return name
+
+
+def validate_jurisdiction(value, field='jurisdiction'):
+    if value not in JURISDICTIONS:
+        raise R2ValueError('%s must be one of %s, got %r' % (field, ', '.join(JURISDICTIONS), value))
+    return value
+
+
+def normalize_buckets(buckets, default_jurisdiction='default', field='buckets'):
+    """Turn names or {name, jurisdiction} dicts into sorted (jurisdiction, name) pairs."""
+    validate_jurisdiction(default_jurisdiction)
+    seen = set()
+    result = []
+    for index, item in enumerate(buckets or []):
+        where = '%s[%d]' % (field, index)
+        if isinstance(item, dict):
+            unknown = set(item) - set(('name', 'jurisdiction'))
+            if unknown:
+                raise R2ValueError('%s: unknown key(s) %s; a bucket is a name or a dict with name and jurisdiction'
+                                   % (where, ', '.join(sorted(unknown))))
+            name = item.get('name')
+            jurisdiction = item.get('jurisdiction') or default_jurisdiction
+        else:
+            name, jurisdiction = item, default_jurisdiction
+        validate_bucket_name(name, where)
+        validate_jurisdiction(jurisdiction, '%s.jurisdiction' % where)
+        key = (jurisdiction, name)
+        if key in seen:
+            raise R2ValueError('%s: bucket %r in jurisdiction %r is listed twice' % (where, name, jurisdiction))
+        seen.add(key)
+        result.append(key)
+    return sorted(result)
+
+
+def normalize_cidrs(values, field):
+    """Validate CIDRs; a bare address becomes /32 or /128 (Cloudflare requires CIDR notation)."""
+    result = []
+    for index, value in enumerate(values or []):
+        try:
+            network = ipaddress.ip_network(str(value).strip(), strict=False)
+        except ValueError:
+            raise R2ValueError('%s[%d]: %r is not a valid IPv4 or IPv6 address or CIDR (for example 192.0.2.0/24)'
+                               % (field, index, value))
+        result.append(str(network))
+    return sorted(set(result))
+
+
+def parse_time(value, field):
+    """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC. Returns an aware datetime."""
+    if isinstance(value, datetime.datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if text.endswith('Z') or text.endswith('z'):
+            text = text[:-1] + '+00:00'
+        try:
+            parsed = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise R2ValueError('%s: %r is not an RFC 3339 date-time such as 2030-01-31T12:00:00Z' % (field, value))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc).replace(microsecond=0)
+
+
+def format_time(value):
+    return value.strftime('%Y-%m-%dT%H:%M:%SZ') if value else None
+
+
+def normalize_time(value, field):
+    return format_time(parse_time(value, field)) if value else None
+
+
+def validate_validity(expires_on, not_before, now=None):
+    """Both are normalized strings or None. expires_on must be in the future and after not_before."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if expires_on:
+        exp = parse_time(expires_on, 'expires_on')
+        if exp <= now:
+            raise R2ValueError('expires_on must be in the future, got %s' % expires_on)
+        if not_before and exp <= parse_time(not_before, 'not_before'):
+            raise R2ValueError('expires_on (%s) must be after not_before (%s)' % (expires_on, not_before))
+
+
+def validate_token_name(name):
+    if not name or not str(name).strip():
+        raise R2ValueError('name must not be empty')
+    if len(name) > TOKEN_NAME_MAX:
+        raise R2ValueError('name must be at most %d characters (Cloudflare limit), got %d' % (TOKEN_NAME_MAX, len(name)))
+    return name
+
+
+# -- resources and policies -------------------------------------------------
+
+def bucket_resource(account_id, jurisdiction, bucket):
+    return '%s%s_%s_%s' % (RESOURCE_BUCKET_PREFIX, account_id, jurisdiction, bucket)
+
+
+def build_resources(account_id, permission, buckets):
+    """Resources for one R2 policy (DOCS r2/api/tokens.mdx, create-via-api.mdx)."""
+    if permission in ADMIN_PERMISSIONS:
+        return {RESOURCE_ACCOUNT % account_id: '*'}
+    if buckets:
+        return dict((bucket_resource(account_id, j, b), '*') for j, b in buckets)
+    # All buckets of the account: the nested "all X within account Y" form.
+    return {RESOURCE_ACCOUNT % account_id: {RESOURCE_ALL_BUCKETS: '*'}}
+
+
+def build_policies(account_id, permission, buckets, group_id):
+    return [{
+        'effect': 'allow',
+        'permission_groups': [{'id': group_id}],
+        'resources': build_resources(account_id, permission, buckets),
+    }]
+
+
+def decode_policies(policies, account_id, group_names_by_id=None):
+    """Map a token's policies back to (permission, buckets).
+
+    Returns (permission, buckets) where buckets is a sorted list of
+    (jurisdiction, name) or None for "all buckets"; permission is None when the
+    policies are not exactly one allow policy of one R2 permission group on
+    this account (a token this collection did not write).
+    """
+    group_names_by_id = group_names_by_id or {}
+    if not isinstance(policies, list) or len(policies) != 1:
+        return None, None
+    policy = policies[0] or {}
+    groups = policy.get('permission_groups') or []
+    if policy.get('effect') != 'allow' or len(groups) != 1:
+        return None, None
+    group = groups[0] or {}
+    name = group.get('name') or group_names_by_id.get(group.get('id'))
+    permission = PERMISSION_BY_GROUP_NAME.get(name)
+    if permission is None:
+        return None, None
+    resources = policy.get('resources') or {}
+    account_key = RESOURCE_ACCOUNT % account_id
+    if permission in ADMIN_PERMISSIONS:
+        return (permission, None) if resources == {account_key: '*'} else (None, None)
+    if resources == {account_key: {RESOURCE_ALL_BUCKETS: '*'}}:
+        return permission, None
+    buckets = []
+    for key, value in resources.items():
+        match = _BUCKET_KEY_RE.match(key)
+        if value != '*' or not match or match.group(1).lower() != account_id or match.group(2) not in JURISDICTIONS:
+            return None, None
+        buckets.append((match.group(2), match.group(3)))
+    return (permission, sorted(buckets)) if buckets else (None, None)
+
+
+# -- endpoints and S3 credentials --------------------------------------------
+
+def endpoint_url(account_id, jurisdiction='default'):
+    """S3 endpoint of a jurisdiction (DOCS r2/reference/data-location.mdx)."""
+    validate_jurisdiction(jurisdiction)
+    if jurisdiction == 'default':
+        return 'https://%s.r2.cloudflarestorage.com' % account_id
+    return 'https://%s.%s.r2.cloudflarestorage.com' % (account_id, jurisdiction)
+
+
+def reachable_jurisdictions(permission, buckets):
+    if permission in OBJECT_PERMISSIONS and buckets:
+        return sorted(set(j for j, dummy in buckets), key=JURISDICTIONS.index)
+    return list(JURISDICTIONS)
+
+
+def endpoints_for(account_id, permission, buckets):
+    return dict((j, endpoint_url(account_id, j)) for j in reachable_jurisdictions(permission, buckets))
+
+
+def s3_secret(token_value):
+    """Secret Access Key = SHA-256 hex of the token value (DOCS r2/api/tokens.mdx)."""
+    return hashlib.sha256(token_value.encode('utf-8')).hexdigest()
+
+
+def s3_credentials(token_id, token_value):
+    return {'access_key_id': token_id, 'secret_access_key': s3_secret(token_value)}
+
+
+# -- tokens -----------------------------------------------------------------
+
+def condition_ips(condition):
+    """(ip_allow, ip_deny) from a token condition; accepts both key spellings."""
+    condition = condition or {}
+    request_ip = condition.get('request_ip') or condition.get('request.ip') or {}
+    return sorted(request_ip.get('in') or []), sorted(request_ip.get('not_in') or [])
+
+
+def build_condition(ip_allow, ip_deny):
+    request_ip = {}
+    if ip_allow:
+        request_ip['in'] = list(ip_allow)
+    if ip_deny:
+        request_ip['not_in'] = list(ip_deny)
+    # Cloudflare now spells the key request_ip (cloudflare-go ef963f9c, 2025).
+    return {'request_ip': request_ip} if request_ip else {}
+
+
+def decode_token(raw, account_id, owner):
+    """The collection's public, secret-free view of a token."""
+    permission, buckets = decode_policies(raw.get('policies'), account_id)
+    ip_allow, ip_deny = condition_ips(raw.get('condition'))
+    return {
+        'id': raw.get('id'),
+        'name': raw.get('name'),
+        'owner': owner,
+        'status': raw.get('status'),
+        'permission': permission,
+        'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
+        'all_buckets': bool(permission in OBJECT_PERMISSIONS and buckets is None),
+        'expires_on': normalize_time(raw.get('expires_on'), 'expires_on') if raw.get('expires_on') else None,
+        'not_before': normalize_time(raw.get('not_before'), 'not_before') if raw.get('not_before') else None,
+        'ip_allow': ip_allow,
+        'ip_deny': ip_deny,
+        'issued_on': raw.get('issued_on'),
+        'modified_on': raw.get('modified_on'),
+        'last_used_on': raw.get('last_used_on'),
+    }
+
+
+class TokenStore:
+    """Token CRUD for one owner (user or account) through a CloudflareClient."""
+
+    def __init__(self, client, account_id, owner='account'):
+        if owner not in ('account', 'user'):
+            raise R2ValueError('owner must be account or user, got %r' % owner)
+        self.client = client
+        self.account_id = account_id
+        self.owner = owner
+        self.base = '/user/tokens' if owner == 'user' else '/accounts/%s/tokens' % account_id
+        self._group_ids = {}
+
+    def list(self):
+        # include_expired: an expired token still holds its name; missing it
+        # would make the next run create a second token with the same name.
+        return list(self.client.paginate(self.base, params={'include_expired': 'true'}, per_page=50))
+
+    def find(self, name, tokens=None):
+        return [t for t in (self.list() if tokens is None else tokens) if t.get('name') == name]
+
+    def permission_group_id(self, permission):
+        """Resolve a permission group id by name, once per store (they have changed before)."""
+        name = PERMISSION_GROUP_NAMES[permission]
+        if name not in self._group_ids:
+            groups = self.client.call('GET', self.base + '/permission_groups', params={'name': name}) or []
+            matches = [g for g in groups if g.get('name') == name]
+            if len(matches) != 1:
+                raise R2ValueError('Cloudflare returned %d permission groups named %r; expected exactly one'
+                                   % (len(matches), name))
+            self._group_ids[name] = matches[0]['id']
+        return self._group_ids[name]
+
+    def body(self, spec, current=None):
+        """Request body for create (current None) or a whole-token update."""
+        body = {
+            'name': spec['name'],
+            'policies': build_policies(self.account_id, spec['permission'], spec['buckets'],
+                                       self.permission_group_id(spec['permission'])),
+        }
+        condition = build_condition(spec['ip_allow'], spec['ip_deny'])
+        if condition:
+            body['condition'] = condition
+        for field in ('expires_on', 'not_before'):
+            if spec.get(field):
+                body[field] = spec[field]
+        if current is not None:
+            # PUT replaces the whole token: keep its status, and send an empty
+            # condition explicitly so that removed IP rules are really removed.
+            if current.get('status') in ('active', 'disabled'):
+                body['status'] = current['status']
+            body['condition'] = condition
+        return body
+
+    def create(self, spec):
+        """Create a token; returns the raw token with its value.
+
+        The POST is never resent blindly: after an uncertain outcome the name is
+        looked up again, and a token found there is adopted (its value is rolled,
+        since a value is only ever shown once).
+        """
+        body = self.body(spec)
+        attempts = self.client.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self.client.call('POST', self.base, body=body)
+            except CloudflareUncertainWrite:
+                if attempt + 1 >= attempts:
+                    raise
+                self.client.log('cloudflare: token create outcome unknown; listing tokens by name before any retry')
+                found = self.find(spec['name'])
+                if len(found) > 1:
+                    raise DuplicateTokenError(spec['name'], found)
+                if found:
+                    token = dict(found[0])
+                    token['value'] = self.roll(token['id'])
+                    return token
+                self.client.sleep(self.client._backoff(attempt))
+        raise AssertionError('unreachable')  # pragma: no cover
+
+    def update(self, token_id, spec, current):
+        return self.client.call('PUT', '%s/%s' % (self.base, token_id), body=self.body(spec, current))
+
+    def roll(self, token_id):
+        return self.client.call('PUT', '%s/%s/value' % (self.base, token_id), body={})
+
+    def delete(self, token_id):
+        return self.client.call('DELETE', '%s/%s' % (self.base, token_id))
+
+    def verify_path(self):
+        return self.base + '/verify'
+
+
+class DuplicateTokenError(R2ValueError):
+    def __init__(self, name, tokens):
+        ids = ', '.join(sorted(t.get('id') or '?' for t in tokens))
+        super(DuplicateTokenError, self).__init__(
+            'name: %d tokens are named %r (ids: %s); the name must identify one token. Delete or rename the '
+            'extra tokens, then run again. Nothing was changed.' % (len(tokens), name, ids))
+        self.ids = ids

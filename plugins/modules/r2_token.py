@@ -1,0 +1,425 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: r2_token
+short_description: Manage Cloudflare API tokens that grant R2 access, and their S3 credentials
+version_added: 0.1.0
+description:
+  - Creates, updates, rotates and deletes a Cloudflare API token that carries one R2 permission
+    (Admin Read & Write, Admin Read only, Object Read & Write or Object Read only), optionally scoped to
+    buckets in a jurisdiction.
+  - The token is identified by its O(name). The module refuses to act when several tokens share that name.
+  - "A token's S3 credentials are derived from it: the Access Key ID is the token id, the Secret Access Key is
+    the SHA-256 hex digest of the token value. Cloudflare shows the value only once: the secret is returned
+    when the token is created or rotated, never again."
+  - An existing token whose permission, buckets, IP rules or validity differ is updated in place; its id and
+    secret stay the same.
+extends_documentation_fragment:
+  - cloudflare_r2.credentials.connection
+  - cloudflare_r2.credentials.connection.action_group
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Predicts C(changed) and the token without any write; never returns a secret.
+  diff_mode:
+    support: full
+    details: Shows non-secret fields only (permission, buckets, IP rules, validity, status).
+  platform:
+    platforms: all
+options:
+  name:
+    description:
+      - Name of the token, its identity. At most 120 characters.
+      - Use a deterministic name (for example built from the inventory hostname) so that reruns find it.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the token; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  owner:
+    description:
+      - Whether the token is owned by the account (V(account), listed under the account and kept until revoked)
+        or by the user of O(api_token) (V(user), which stops working when that user leaves the account).
+      - Cloudflare allows 500 account tokens per account and 50 user tokens per user.
+    type: str
+    choices: [account, user]
+    default: account
+  permission:
+    description:
+      - The R2 permission. Required with O(state=present).
+      - V(admin_read_write) is Admin Read & Write (create, list and delete buckets, read and write every object).
+      - V(admin_read_only) is Admin Read only (list buckets, read bucket configuration, list and read objects).
+      - V(object_read_write) is Object Read & Write (read, write, list and delete objects in O(buckets)).
+      - V(object_read_only) is Object Read only (read and list objects in O(buckets)).
+    type: str
+    choices: [admin_read_write, admin_read_only, object_read_write, object_read_only]
+  buckets:
+    description:
+      - Buckets an object permission is limited to, as names or as dicts with C(name) and C(jurisdiction).
+      - Empty or omitted with an object permission means every bucket of the account, in every jurisdiction.
+      - Not allowed with admin permissions, which always cover the whole account.
+      - Bucket names are 3 to 63 characters of lowercase letters, digits and hyphens, not starting or ending
+        with a hyphen.
+      - The module does not check that the buckets exist; Cloudflare accepts a token for a misspelled bucket
+        and it then grants nothing.
+    type: list
+    elements: raw
+  jurisdiction:
+    description:
+      - Jurisdiction of the buckets given by name only in O(buckets). A bucket is reachable only through the
+        S3 endpoint of its jurisdiction.
+    type: str
+    choices: [default, eu, fedramp]
+    default: default
+  ip_allow:
+    description:
+      - Client addresses allowed to use the token (and its S3 credentials), as CIDRs; a bare address is taken as
+        C(/32) or C(/128). Sent as C(condition.request_ip.in).
+      - Omitted leaves the current rule of an existing token alone; V([]) removes it.
+    type: list
+    elements: str
+  ip_deny:
+    description:
+      - Client addresses refused, as CIDRs. Sent as C(condition.request_ip.not_in).
+      - Omitted leaves the current rule of an existing token alone; V([]) removes it.
+    type: list
+    elements: str
+  expires_on:
+    description:
+      - When the token stops working, as an RFC 3339 date-time such as V(2030-01-31T00:00:00Z) (naive times are
+        UTC). Must be in the future and after O(not_before).
+      - Omitted leaves the current expiry of an existing token alone; an empty string removes it.
+    type: str
+  not_before:
+    description:
+      - When the token starts working, as an RFC 3339 date-time.
+      - Omitted leaves the current value of an existing token alone; an empty string removes it.
+    type: str
+  rotate:
+    description:
+      - Roll the token value, keeping the token id and so the Access Key ID. The new value and Secret Access Key
+        are returned once; the old value and secret stop working at once.
+      - Rotates on every run where it is V(true); a token that does not exist yet is simply created.
+    type: bool
+    default: false
+notes:
+  - The secret is returned only when a token is created or rotated. Register the result with C(no_log=true) on the
+    task and store the secret somewhere safe at once; a later run cannot return it again (rotate to get a new one).
+  - In check mode nothing is written and no secret is returned; C(access_key_id) is null for a token that would be
+    created. Tasks that need the secret must run with C(check_mode=false) or be skipped in check mode.
+  - O(ip_allow), O(ip_deny), O(expires_on) and O(not_before) also apply to the S3 credentials.
+seealso:
+  - module: cloudflare_r2.credentials.r2_token_info
+  - name: Cloudflare R2 API tokens
+    description: How R2 tokens map to S3 credentials.
+    link: https://developers.cloudflare.com/r2/api/tokens/
+author:
+  - cloudflare_r2.credentials contributors
+'''
+
+EXAMPLES = r'''
+- name: Object Read & Write on two EU buckets, as an account token
+  cloudflare_r2.credentials.r2_token:
+    name: "backup-{{ inventory_hostname }}"
+    permission: object_read_write
+    jurisdiction: eu
+    buckets:
+      - backups
+      - name: logs
+        jurisdiction: default
+    ip_allow:
+      - 192.0.2.0/24
+  delegate_to: localhost
+  register: backup_token
+  no_log: true
+
+- name: Read-only admin token that expires
+  cloudflare_r2.credentials.r2_token:
+    name: inventory-reader
+    permission: admin_read_only
+    expires_on: "2030-01-01T00:00:00Z"
+  register: reader
+  no_log: true
+
+- name: Rotate the secret, keep the Access Key ID
+  cloudflare_r2.credentials.r2_token:
+    name: "backup-{{ inventory_hostname }}"
+    permission: object_read_write
+    jurisdiction: eu
+    buckets: [backups, {name: logs, jurisdiction: default}]
+    rotate: true
+  register: rotated
+  no_log: true
+
+- name: Connection options once for every module of the collection
+  module_defaults:
+    group/cloudflare_r2.credentials.r2:
+      account_id: "{{ cloudflare_account_id }}"
+      api_token: "{{ vault_cloudflare_api_token }}"
+  block:
+    - name: Delete the token
+      cloudflare_r2.credentials.r2_token:
+        name: old-token
+        state: absent
+'''
+
+RETURN = r'''
+token:
+  description:
+    - The token as it is after the run (before deletion for O(state=absent); null when there was none).
+    - Never contains the token value.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Token id (also the S3 Access Key ID). Null in check mode for a token that would be created.
+      type: str
+      sample: ed17574386854bf78a67040be0a770b0
+    name:
+      description: Token name.
+      type: str
+    owner:
+      description: V(account) or V(user).
+      type: str
+    status:
+      description: V(active), V(disabled) or V(expired).
+      type: str
+    permission:
+      description: The R2 permission, or null if the token's policies are not a single R2 permission.
+      type: str
+      sample: object_read_write
+    buckets:
+      description: Buckets the permission is limited to, each with C(name) and C(jurisdiction); empty for all.
+      type: list
+      elements: dict
+      sample: [{"name": "backups", "jurisdiction": "eu"}]
+    all_buckets:
+      description: True for an object permission over every bucket of the account.
+      type: bool
+    expires_on:
+      description: Expiry (RFC 3339, UTC) or null.
+      type: str
+    not_before:
+      description: Start of validity (RFC 3339, UTC) or null.
+      type: str
+    ip_allow:
+      description: Allowed client CIDRs.
+      type: list
+      elements: str
+    ip_deny:
+      description: Refused client CIDRs.
+      type: list
+      elements: str
+    issued_on:
+      description: Creation time.
+      type: str
+    modified_on:
+      description: Last modification time.
+      type: str
+    last_used_on:
+      description: Last use, or null.
+      type: str
+endpoints:
+  description: S3 endpoint URL per jurisdiction the token reaches. Empty for O(state=absent).
+  returned: always
+  type: dict
+  sample: {"eu": "https://0123456789abcdef0123456789abcdef.eu.r2.cloudflarestorage.com"}
+access_key_id:
+  description: S3 Access Key ID (the token id). Null in check mode for a token that would be created.
+  returned: when O(state=present)
+  type: str
+  sample: ed17574386854bf78a67040be0a770b0
+secret_access_key:
+  description:
+    - S3 Secret Access Key (SHA-256 hex of the token value). Sensitive; register with C(no_log=true).
+  returned: when the token was created or rotated (not in check mode)
+  type: str
+token_value:
+  description:
+    - The token value itself, usable as an API token. Sensitive; shown by Cloudflare only once.
+  returned: when the token was created or rotated (not in check mode)
+  type: str
+'''
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+
+# Fields that make up the desired state; compared for idempotence and shown in diffs.
+COMPARED = ('permission', 'buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before')
+
+
+def desired_state(params, account_id):
+    """Validate every option before any API call; returns the spec of the token."""
+    _r2.validate_token_name(params['name'])
+    permission = params['permission']
+    buckets = _r2.normalize_buckets(params['buckets'], params['jurisdiction'])
+    if permission in _r2.ADMIN_PERMISSIONS and buckets:
+        raise _r2.R2ValueError('buckets: must be empty with permission=%s: admin permissions cover every bucket of '
+                               'the account; use object_read_write or object_read_only to limit a token to buckets'
+                               % permission)
+    spec = {
+        'name': params['name'],
+        'permission': permission,
+        'buckets': buckets or None,
+        'ip_allow': None if params['ip_allow'] is None else _r2.normalize_cidrs(params['ip_allow'], 'ip_allow'),
+        'ip_deny': None if params['ip_deny'] is None else _r2.normalize_cidrs(params['ip_deny'], 'ip_deny'),
+        'expires_on': params['expires_on'],
+        'not_before': params['not_before'],
+    }
+    for field in ('expires_on', 'not_before'):
+        if spec[field] not in (None, ''):
+            spec[field] = _r2.normalize_time(spec[field], field)
+    given_expiry = spec['expires_on'] or None
+    given_start = spec['not_before'] or None
+    if given_expiry:
+        _r2.validate_validity(given_expiry, given_start)
+    return spec
+
+
+def merge_unmanaged(spec, current):
+    """Options left out (None) keep the current token's value; '' clears a time."""
+    merged = dict(spec)
+    for field in ('ip_allow', 'ip_deny', 'expires_on', 'not_before'):
+        if merged[field] is None:
+            merged[field] = current.get(field) if current else None
+        if merged[field] in ('', []):
+            merged[field] = [] if field.startswith('ip_') else None
+    for field in ('ip_allow', 'ip_deny'):
+        merged[field] = merged[field] or []
+    return merged
+
+
+def comparable(view):
+    """The compared fields of a decoded token, or of a spec, in one shape."""
+    if view is None:
+        return None
+    buckets = view.get('buckets')
+    if buckets and isinstance(buckets[0], dict):
+        buckets = sorted((b['jurisdiction'], b['name']) for b in buckets)
+    return {
+        'permission': view.get('permission'),
+        'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
+        'ip_allow': list(view.get('ip_allow') or []),
+        'ip_deny': list(view.get('ip_deny') or []),
+        'expires_on': view.get('expires_on'),
+        'not_before': view.get('not_before'),
+    }
+
+
+def predicted_token(spec, current, owner):
+    token = dict(current or {'id': None, 'name': spec['name'], 'owner': owner, 'status': 'active',
+                             'issued_on': None, 'modified_on': None, 'last_used_on': None})
+    token.update(comparable(spec))
+    token['all_buckets'] = spec['permission'] in _r2.OBJECT_PERMISSIONS and not spec['buckets']
+    return token
+
+
+def diff_view(token):
+    if token is None:
+        return {}
+    view = comparable(token)
+    view.update({'name': token.get('name'), 'owner': token.get('owner'), 'status': token.get('status')})
+    return view
+
+
+def main():
+    r2 = R2Module(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            owner=dict(type='str', default='account', choices=['account', 'user']),
+            permission=dict(type='str', choices=list(_r2.PERMISSION_GROUP_NAMES)),
+            buckets=dict(type='list', elements='raw'),
+            jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
+            ip_allow=dict(type='list', elements='str'),
+            ip_deny=dict(type='list', elements='str'),
+            expires_on=dict(type='str'),
+            not_before=dict(type='str'),
+            rotate=dict(type='bool', default=False),
+        ),
+        required_if=[('state', 'present', ['permission'])],
+        supports_check_mode=True,
+    )
+    r2.run(lambda: run(r2))
+
+
+def run(r2):
+    params = r2.params
+    account_id = r2.account_id()
+    owner = params['owner']
+    spec = desired_state(params, account_id) if params['state'] == 'present' else None
+    if spec is None:
+        _r2.validate_token_name(params['name'])
+    store = _r2.TokenStore(r2.client(), account_id, owner)
+
+    found = store.find(params['name'])
+    if len(found) > 1:
+        raise _r2.DuplicateTokenError(params['name'], found)
+    raw_current = found[0] if found else None
+    current = _r2.decode_token(raw_current, account_id, owner) if raw_current else None
+    result = {'changed': False}
+
+    if params['state'] == 'absent':
+        if current:
+            result['changed'] = True
+            if not r2.check_mode:
+                store.delete(current['id'])
+        result.update(token=current, endpoints={})
+        if r2.module._diff:
+            result['diff'] = {'before': diff_view(current), 'after': {}}
+        return result
+
+    spec = merge_unmanaged(spec, current)
+    if (params['expires_on'] or params['not_before']) and spec['expires_on']:
+        # One of the pair was given and the other kept from the token: check them together.
+        _r2.validate_validity(spec['expires_on'], spec['not_before'])
+    secret_value = None
+    if current is None:
+        result['changed'] = True
+        if r2.check_mode:
+            token = predicted_token(spec, None, owner)
+        else:
+            created = store.create(spec)
+            secret_value = created.get('value')
+            token = _r2.decode_token(created, account_id, owner)
+            if comparable(token) != comparable(spec):
+                # Only when a timed-out create was adopted: bring it to the spec.
+                token = _r2.decode_token(store.update(token['id'], spec, created), account_id, owner)
+    else:
+        token = current
+        if comparable(current) != comparable(spec):
+            result['changed'] = True
+            if r2.check_mode:
+                token = predicted_token(spec, current, owner)
+            else:
+                token = _r2.decode_token(store.update(current['id'], spec, raw_current), account_id, owner)
+        if params['rotate']:
+            result['changed'] = True
+            if not r2.check_mode:
+                secret_value = store.roll(current['id'])
+
+    if secret_value:
+        result.update(_r2.s3_credentials(token['id'], secret_value))
+        result['token_value'] = secret_value
+    else:
+        result['access_key_id'] = token['id']
+    result['token'] = token
+    result['endpoints'] = _r2.endpoints_for(account_id, spec['permission'], spec['buckets'])
+    if r2.module._diff:
+        result['diff'] = {'before': diff_view(current), 'after': diff_view(token)}
+    return result
+
+
+if __name__ == '__main__':
+    main()
