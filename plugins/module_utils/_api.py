@@ -56,7 +56,8 @@ _PERMISSION_TABLE = (
     (re.compile(r'^/user/tokens(/.*)?$'), ('API Tokens Read', 'API Tokens Write'), ('API Tokens Write',)),
     (re.compile(r'^/accounts/[^/]+/tokens(/.*)?$'),
      ('Account API Tokens Read', 'Account API Tokens Write'), ('Account API Tokens Write',)),
-    (re.compile(r'^/accounts/[^/]+/r2/temp-access-credentials$'), None, ('Workers R2 Storage Write',)),
+    # The schema names no group for minting temporary credentials: the caller is the parent token.
+    (re.compile(r'^/accounts/[^/]+/r2/temp-access-credentials$'), None, None),
     (re.compile(r'^/accounts/[^/]+/r2/buckets$'),
      ('Workers R2 Storage Read', 'Workers R2 Storage Write'), ('Workers R2 Storage Write',)),
 )

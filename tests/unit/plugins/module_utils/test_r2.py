@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The R2 domain model: permissions, resources, validation, endpoints, S3 secrets, TokenStore."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+
+import pytest
+import requests
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareClient
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+
+ACCOUNT = '0123456789abcdef0123456789abcdef'
+
+
+def test_permission_partial_order():
+    assert _r2.permission_covers('admin_read_write', 'object_read_write')
+    assert _r2.permission_covers('admin_read_only', 'object_read_only')
+    assert _r2.permission_covers('object_read_write', 'object_read_only')
+    assert not _r2.permission_covers('admin_read_only', 'object_read_write')
+    assert not _r2.permission_covers('object_read_write', 'admin_read_only')
+    assert not _r2.permission_covers('object_read_only', 'object_read_write')
+    for permission in _r2.PERMISSIONS:
+        assert _r2.permission_covers(permission, permission)
+        assert _r2.permission_covers('admin_read_write', permission)
+    assert _r2.to_api_permission('object_read_only') == 'object-read-only'
+
+
+def test_resources_for_each_shape():
+    assert _r2.build_resources(ACCOUNT, 'admin_read_only', None) == {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}
+    assert _r2.build_resources(ACCOUNT, 'object_read_only', [('eu', 'my-eu-bucket')]) == {
+        'com.cloudflare.edge.r2.bucket.%s_eu_my-eu-bucket' % ACCOUNT: '*'}
+    assert _r2.build_resources(ACCOUNT, 'object_read_write', None) == {
+        'com.cloudflare.api.account.%s' % ACCOUNT: {'com.cloudflare.edge.r2.bucket.*': '*'}}
+
+
+@pytest.mark.parametrize('permission', _r2.PERMISSIONS)
+@pytest.mark.parametrize('buckets', [None, [('default', 'a-b'), ('eu', 'logs'), ('fedramp', 'gov-1')]])
+def test_policies_round_trip(permission, buckets):
+    if permission in _r2.ADMIN_PERMISSIONS and buckets:
+        return
+    group_id = 'g' * 32
+    policies = _r2.build_policies(ACCOUNT, permission, buckets, group_id)
+    assert policies[0]['permission_groups'] == [{'id': group_id}]
+    by_id = {group_id: _r2.PERMISSION_GROUP_NAMES[permission]}
+    assert _r2.decode_policies(policies, ACCOUNT, by_id) == (permission, sorted(buckets) if buckets else None)
+
+
+def test_decode_foreign_policies_gives_no_permission():
+    other_account = 'f' * 32
+    assert _r2.decode_policies([], ACCOUNT) == (None, None)
+    assert _r2.decode_policies([{'effect': 'allow', 'permission_groups': [{'id': 'x', 'name': 'Zone Read'}],
+                                 'resources': {'com.cloudflare.api.account.zone.x': '*'}}], ACCOUNT) == (None, None)
+    assert _r2.decode_policies([{'effect': 'allow', 'permission_groups': [{'name': 'Workers R2 Storage Read'}],
+                                 'resources': {'com.cloudflare.api.account.%s' % other_account: '*'}}], ACCOUNT) \
+        == (None, None)
+    assert _r2.decode_policies([{'effect': 'deny', 'permission_groups': [{'name': 'Workers R2 Storage Read'}],
+                                 'resources': {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}}], ACCOUNT) \
+        == (None, None)
+
+
+@pytest.mark.parametrize('name', ['ab', 'a' * 64, 'Upper', '-lead', 'trail-', 'under_score', 'dot.ted', '', None, 3])
+def test_invalid_bucket_names(name):
+    with pytest.raises(_r2.R2ValueError) as err:
+        _r2.normalize_buckets([name])
+    assert 'buckets[0]' in str(err.value) and '3-63 characters' in str(err.value)
+
+
+def test_bucket_normalization():
+    assert _r2.normalize_buckets(['zzz', {'name': 'abc', 'jurisdiction': 'eu'}, 'a' * 63], 'fedramp') == [
+        ('eu', 'abc'), ('fedramp', 'a' * 63), ('fedramp', 'zzz')]
+    with pytest.raises(_r2.R2ValueError, match=r"buckets\[1\].jurisdiction must be one of default, eu, fedramp"):
+        _r2.normalize_buckets(['abc', {'name': 'abc', 'jurisdiction': 'us'}])
+    with pytest.raises(_r2.R2ValueError, match='listed twice'):
+        _r2.normalize_buckets(['abc', {'name': 'abc'}])
+    with pytest.raises(_r2.R2ValueError, match='unknown key'):
+        _r2.normalize_buckets([{'name': 'abc', 'region': 'x'}])
+
+
+@pytest.mark.parametrize('value', ['0123', 'g' * 32, ACCOUNT + '0', ''])
+def test_invalid_account_ids(value):
+    with pytest.raises(_r2.R2ValueError, match='account_id'):
+        _r2.validate_account_id(value)
+
+
+def test_account_id_is_lowercased():
+    assert _r2.validate_account_id(ACCOUNT.upper()) == ACCOUNT
+
+
+def test_cidrs():
+    assert _r2.normalize_cidrs(['192.0.2.7', '2001:db8::/32', '198.51.100.9/24'], 'ip_allow') == [
+        '192.0.2.7/32', '198.51.100.0/24', '2001:db8::/32']
+    with pytest.raises(_r2.R2ValueError, match=r"ip_deny\[1\]: '300.1.1.1/8' is not a valid"):
+        _r2.normalize_cidrs(['10.0.0.0/8', '300.1.1.1/8'], 'ip_deny')
+
+
+def test_times():
+    assert _r2.normalize_time('2030-01-02T03:04:05', 'expires_on') == '2030-01-02T03:04:05Z'
+    assert _r2.normalize_time('2030-01-02T04:04:05+01:00', 'expires_on') == '2030-01-02T03:04:05Z'
+    with pytest.raises(_r2.R2ValueError, match='expires_on: .* is not an RFC 3339'):
+        _r2.normalize_time('next tuesday', 'expires_on')
+    with pytest.raises(_r2.R2ValueError, match='expires_on must be in the future'):
+        _r2.validate_validity('2001-01-01T00:00:00Z', None)
+    with pytest.raises(_r2.R2ValueError, match=r'expires_on \(.*\) must be after not_before'):
+        _r2.validate_validity('2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')
+    now = datetime.datetime(2029, 1, 1, tzinfo=datetime.timezone.utc)
+    _r2.validate_validity('2030-01-01T00:00:00Z', '2029-06-01T00:00:00Z', now=now)
+
+
+def test_token_name_limit():
+    assert _r2.validate_token_name('x' * 120)
+    with pytest.raises(_r2.R2ValueError, match='name must be at most 120 characters'):
+        _r2.validate_token_name('x' * 121)
+
+
+def test_endpoints():
+    assert _r2.endpoint_url(ACCOUNT) == 'https://%s.r2.cloudflarestorage.com' % ACCOUNT
+    assert _r2.endpoint_url(ACCOUNT, 'eu') == 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT
+    assert _r2.endpoint_url(ACCOUNT, 'fedramp') == 'https://%s.fedramp.r2.cloudflarestorage.com' % ACCOUNT
+    with pytest.raises(_r2.R2ValueError):
+        _r2.endpoint_url(ACCOUNT, 'us')
+    assert sorted(_r2.endpoints_for(ACCOUNT, 'object_read_only', [('eu', 'x')])) == ['eu']
+    assert sorted(_r2.endpoints_for(ACCOUNT, 'object_read_only', None)) == ['default', 'eu', 'fedramp']
+    assert sorted(_r2.endpoints_for(ACCOUNT, 'admin_read_only', None)) == ['default', 'eu', 'fedramp']
+
+
+def test_s3_secret_is_sha256_hex_of_value():
+    value = 'cfat_' + 'k3J9' * 10 + '0a1b2c3d'
+    assert _r2.s3_secret(value) == hashlib.sha256(value.encode()).hexdigest()
+    assert _r2.s3_credentials('id1', value) == {'access_key_id': 'id1', 'secret_access_key': _r2.s3_secret(value)}
+    assert len(_r2.s3_secret(value)) == 64
+
+
+def test_condition_reads_both_spellings():
+    assert _r2.condition_ips({'request.ip': {'in': ['10.0.0.0/8']}}) == (['10.0.0.0/8'], [])
+    assert _r2.condition_ips({'request_ip': {'not_in': ['10.0.0.0/8']}}) == ([], ['10.0.0.0/8'])
+    assert _r2.build_condition(['10.0.0.0/8'], []) == {'request_ip': {'in': ['10.0.0.0/8']}}
+
+
+def store_with_fake(retries=3):
+    fake = FakeCloudflare(ACCOUNT)
+    client = CloudflareClient('cfat_' + 'x' * 45, api_url='https://api.test/client/v4', session=fake.session(),
+                              sleep=lambda s: None, retries=retries)
+    return fake, _r2.TokenStore(client, ACCOUNT, 'account')
+
+
+SPEC = {'name': 'n1', 'permission': 'object_read_only', 'buckets': [('eu', 'abc')], 'ip_allow': [], 'ip_deny': [],
+        'expires_on': None, 'not_before': None}
+
+
+def test_create_after_uncertain_timeout_adopts_the_created_token():
+    fake, store = store_with_fake()
+
+    def applied_then_timeout(fake_cf, method, path, params, body):
+        fake_cf.route(method, path, params, body)  # applied on the server, but the answer never arrived
+        raise requests.exceptions.ReadTimeout('read timed out')
+
+    fake.script.append(('POST', r'/tokens$', applied_then_timeout))
+    token = store.create(SPEC)
+    assert len(fake.tokens) == 1
+    only = list(fake.tokens.values())[0]
+    assert token['id'] == only['id'] and token['value'] == only['_value']
+    methods = [(c[0], c[1].rsplit('/', 1)[-1]) for c in fake.calls]
+    assert methods.count(('POST', 'tokens')) == 1 and ('PUT', 'value') in methods
+
+
+def test_create_after_uncertain_failure_that_did_not_apply_retries_once_more():
+    fake, store = store_with_fake()
+    fake.script.append(('POST', r'/tokens$', requests.exceptions.ReadTimeout('read timed out')))
+    token = store.create(SPEC)
+    assert len(fake.tokens) == 1 and token['value']
+    assert [c[0] for c in fake.calls if c[1].endswith('/tokens')].count('POST') == 2
+
+
+def test_permission_group_resolved_once_per_store():
+    fake, store = store_with_fake()
+    store.create(dict(SPEC, name='a'))
+    store.create(dict(SPEC, name='b'))
+    assert sum(1 for c in fake.calls if c[1].endswith('permission_groups')) == 1
+
+
+def test_list_includes_expired_and_paginates():
+    fake, store = store_with_fake()
+    for i in range(120):
+        fake.add_token('t%d' % i)
+    assert len(store.list()) == 120
+    lists = [c for c in fake.calls if c[0] == 'GET']
+    assert len(lists) == 3 and all(c[2]['include_expired'] == 'true' for c in lists)
+
+
+def test_duplicate_error_lists_ids():
+    fake, store = store_with_fake()
+    a = fake.add_token('dup')
+    b = fake.add_token('dup')
+    err = _r2.DuplicateTokenError('dup', store.find('dup'))
+    assert a['id'] in str(err) and b['id'] in str(err) and 'Nothing was changed' in str(err)

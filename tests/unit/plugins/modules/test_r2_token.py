@@ -1,0 +1,240 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""r2_token and r2_token_info against an in-memory fake of the token API."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
+from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_token, r2_token_info
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+
+ACCOUNT = '0123456789abcdef0123456789abcdef'
+API_TOKEN = 'cfut_' + 'Vb8Nm2Qw4Er6Ty8Ui0Op1As3Df5Gh7Jk' + 'Zx9Cv2Bn4'
+
+
+class ModuleExit(Exception):
+    def __init__(self, result, failed):
+        super(ModuleExit, self).__init__(result)
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    cloudflare = FakeCloudflare(ACCOUNT)
+
+    def client_from_options(options, log=None):
+        if not options.get('api_token'):
+            return real(options, log)
+        return _api.CloudflareClient(options['api_token'], api_url=options['api_url'], session=cloudflare.session(),
+                                     sleep=lambda s: None)
+    real = _module.client_from_options
+    monkeypatch.setattr(_module, 'client_from_options', client_from_options)
+
+    def exit_json(self, **kwargs):
+        raise ModuleExit(kwargs, False)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs['msg'] = msg
+        raise ModuleExit(kwargs, True)
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
+    monkeypatch.delenv('CLOUDFLARE_ACCOUNT_ID', raising=False)
+    return cloudflare
+
+
+def run(module, check=False, diff=False, **args):
+    params = {'api_token': API_TOKEN, 'account_id': ACCOUNT}
+    params.update(args)
+    for key in [k for k, v in params.items() if v is None]:
+        del params[key]
+    if check:
+        params['_ansible_check_mode'] = True
+    if diff:
+        params['_ansible_diff'] = True
+    with patch_module_args(params):
+        with pytest.raises(ModuleExit) as exit_info:
+            module.main()
+    return exit_info.value
+
+
+def ok(module, **args):
+    outcome = run(module, **args)
+    assert not outcome.failed, outcome.result.get('msg')
+    return outcome.result
+
+
+def failed(module, **args):
+    outcome = run(module, **args)
+    assert outcome.failed, outcome.result
+    return outcome.result['msg']
+
+
+OBJ = dict(name='web1-backup', permission='object_read_write', jurisdiction='eu', buckets=['backups'])
+
+
+def test_create_returns_credentials_once_then_no_change_without_writes(fake):
+    first = ok(r2_token, **OBJ)
+    assert first['changed'] is True
+    token = list(fake.tokens.values())[0]
+    assert first['access_key_id'] == token['id']
+    assert first['token_value'] == token['_value']
+    assert re.match('^[0-9a-f]{64}$', first['secret_access_key'])
+    assert first['token']['buckets'] == [{'name': 'backups', 'jurisdiction': 'eu'}]
+    assert first['endpoints'] == {'eu': 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT}
+    writes_before = len(fake.writes)
+    second = ok(r2_token, **OBJ)
+    assert second['changed'] is False
+    assert 'secret_access_key' not in second and 'token_value' not in second
+    assert second['access_key_id'] == token['id']
+    assert len(fake.writes) == writes_before
+
+
+def test_update_in_place_keeps_id_and_value(fake):
+    first = ok(r2_token, **OBJ)
+    value = list(fake.tokens.values())[0]['_value']
+    changed = ok(r2_token, **dict(OBJ, permission='object_read_only', buckets=['backups', {'name': 'logs', 'jurisdiction': 'fedramp'}]))
+    assert changed['changed'] is True and 'secret_access_key' not in changed
+    assert changed['token']['id'] == first['token']['id']
+    assert changed['token']['permission'] == 'object_read_only'
+    assert sorted(changed['endpoints']) == ['eu', 'fedramp']
+    assert list(fake.tokens.values())[0]['_value'] == value
+    assert [c[0] for c in fake.writes] == ['POST', 'PUT']
+
+
+def test_rotate_rolls_value_and_returns_new_secret(fake):
+    first = ok(r2_token, **OBJ)
+    rotated = ok(r2_token, rotate=True, **OBJ)
+    assert rotated['changed'] is True
+    assert rotated['access_key_id'] == first['access_key_id']
+    assert rotated['secret_access_key'] != first['secret_access_key']
+    assert fake.writes[-1][1].endswith('/value')
+
+
+def test_absent_deletes_then_no_change(fake):
+    ok(r2_token, **OBJ)
+    gone = ok(r2_token, name=OBJ['name'], state='absent')
+    assert gone['changed'] is True and not fake.tokens and gone['token']['name'] == OBJ['name']
+    again = ok(r2_token, name=OBJ['name'], state='absent')
+    assert again['changed'] is False and again['token'] is None
+
+
+def test_check_mode_predicts_and_writes_nothing(fake):
+    predicted = ok(r2_token, check=True, diff=True, **OBJ)
+    assert predicted['changed'] is True and predicted['access_key_id'] is None
+    assert 'secret_access_key' not in predicted and not fake.writes and not fake.tokens
+    assert predicted['diff']['before'] == {} and predicted['diff']['after']['permission'] == 'object_read_write'
+    ok(r2_token, **OBJ)
+    count = len(fake.writes)
+    assert ok(r2_token, check=True, **OBJ)['changed'] is False
+    assert ok(r2_token, check=True, rotate=True, **OBJ)['changed'] is True
+    assert ok(r2_token, check=True, **dict(OBJ, permission='object_read_only'))['token']['permission'] == 'object_read_only'
+    assert ok(r2_token, check=True, name=OBJ['name'], state='absent')['changed'] is True
+    assert len(fake.writes) == count and len(fake.tokens) == 1
+
+
+def test_diff_shows_only_non_secret_fields(fake):
+    created = ok(r2_token, diff=True, **OBJ)
+    rotated = ok(r2_token, diff=True, rotate=True, ip_allow=['192.0.2.1'], **OBJ)
+    for result in (created, rotated):
+        text = json.dumps(result['diff'])
+        assert result['token_value'] not in text and result['secret_access_key'] not in text
+        assert set(result['diff']['after']) == {'name', 'owner', 'status', 'permission', 'buckets', 'ip_allow',
+                                                'ip_deny', 'expires_on', 'not_before'}
+    assert rotated['diff']['before']['ip_allow'] == [] and rotated['diff']['after']['ip_allow'] == ['192.0.2.1/32']
+
+
+def test_unmanaged_fields_are_kept_and_empty_values_clear_them(fake):
+    ok(r2_token, ip_allow=['10.0.0.0/8'], expires_on='2031-01-01T00:00:00Z', **OBJ)
+    kept = ok(r2_token, **OBJ)
+    assert kept['changed'] is False and kept['token']['ip_allow'] == ['10.0.0.0/8']
+    cleared = ok(r2_token, ip_allow=[], expires_on='', **OBJ)
+    assert cleared['changed'] is True
+    assert cleared['token']['ip_allow'] == [] and cleared['token']['expires_on'] is None
+
+
+def test_user_owner_uses_user_endpoints(fake):
+    ok(r2_token, owner='user', name='u1', permission='admin_read_only')
+    assert fake.writes[0][1] == '/user/tokens'
+    listing = ok(r2_token_info, owner='user')
+    assert [t['name'] for t in listing['tokens']] == ['u1']
+    assert ok(r2_token_info)['tokens'] == []
+
+
+def test_duplicate_names_fail_with_ids_and_no_write(fake):
+    a = fake.add_token('dup')
+    b = fake.add_token('dup')
+    for args in (dict(name='dup', permission='admin_read_only'), dict(name='dup', state='absent')):
+        msg = failed(r2_token, **args)
+        assert a['id'] in msg and b['id'] in msg and 'name:' in msg
+    assert not fake.writes
+
+
+@pytest.mark.parametrize('args,message', [
+    (dict(account_id='abc'), 'account_id must be 32 hexadecimal characters'),
+    (dict(buckets=['Bad_Bucket']), "buckets[0]: invalid bucket name 'Bad_Bucket'"),
+    (dict(buckets=['-x-']), '3-63 characters'),
+    (dict(jurisdiction='us'), 'jurisdiction must be one of'),
+    (dict(buckets=[{'name': 'ok-bucket', 'jurisdiction': 'apac'}]), 'buckets[0].jurisdiction must be one of'),
+    (dict(permission='superuser'), 'permission must be one of'),
+    (dict(permission='admin_read_write'), 'buckets: must be empty with permission=admin_read_write'),
+    (dict(ip_allow=['10.0.0.0/33']), "ip_allow[0]: '10.0.0.0/33' is not a valid"),
+    (dict(expires_on='2001-01-01T00:00:00Z'), 'expires_on must be in the future'),
+    (dict(expires_on='2031-01-01T00:00:00Z', not_before='2032-01-01T00:00:00Z'), 'must be after not_before'),
+    (dict(name='n' * 121), 'name must be at most 120 characters'),
+    (dict(api_token=None), 'CLOUDFLARE_API_TOKEN'),
+    (dict(account_id=None), 'CLOUDFLARE_ACCOUNT_ID'),
+])
+def test_bad_input_fails_before_any_api_call(fake, args, message):
+    params = dict(OBJ)
+    params.update(args)
+    msg = failed(r2_token, **params)
+    assert message in msg
+    assert fake.calls == []
+
+
+def test_info_filters_and_query(fake):
+    ok(r2_token, name='app-a', permission='object_read_only', buckets=['one'])
+    ok(r2_token, name='app-b', permission='admin_read_write')
+    ok(r2_token, name='other', permission='object_read_write', jurisdiction='eu', buckets=['two'])
+    writes = len(fake.writes)
+    assert [t['name'] for t in ok(r2_token_info, name_prefix='app-')['tokens']] == ['app-a', 'app-b']
+    assert [t['name'] for t in ok(r2_token_info, name='other')['tokens']] == ['other']
+    result = ok(r2_token_info, query="[?permission=='object_read_write'].buckets[].jurisdiction")
+    assert result['query_result'] == ['eu'] and result['changed'] is False
+    assert ok(r2_token_info, check=True)['tokens']
+    assert 'query: not a valid JMESPath' in failed(r2_token_info, query='[?')
+    assert len(fake.writes) == writes
+    for token in ok(r2_token_info)['tokens']:
+        assert 'value' not in token and set(token) >= {'id', 'permission', 'buckets', 'ip_allow', 'issued_on'}
+
+
+def _doc(module, name):
+    return yaml.safe_load(getattr(module, name))
+
+
+@pytest.mark.parametrize('module', [r2_token, r2_token_info])
+def test_return_docs_match_the_result_keys(fake, module):
+    """RETURN documents exactly what the module returns (keys drift otherwise)."""
+    ok(r2_token, **OBJ)
+    created = ok(r2_token, rotate=True, **OBJ) if module is r2_token else ok(r2_token_info, query='[].name')
+    documented = set(_doc(module, 'RETURN'))
+    returned = set(created) - {'changed', 'diff'}
+    assert returned == documented
+    if module is r2_token:
+        token_fields = set(_doc(module, 'RETURN')['token']['contains'])
+        assert set(created['token']) == token_fields
+        assert set(ok(r2_token_info)['tokens'][0]) == token_fields
+
