@@ -1,0 +1,310 @@
+"""HTTP front end: routing, fault injection, admin API and the Emulator handle.
+
+The API is served at /client/v4/<path> and at /<path>, because Prism in
+proxy mode may or may not keep the base path.  The admin API lives under
+/__emulator (not Cloudflare; no auth; loopback clients only).
+"""
+
+import http
+import io
+import ipaddress
+import json
+import os
+import re
+import secrets
+import select
+import socket
+import socketserver
+import struct
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, MSG_RATE_LIMITED, ApiError, State, failure
+
+API_PREFIX = "/client/v4"
+ADMIN_PREFIX = "/__emulator"
+# Body for the "malformed" fault: a truncated envelope, as a broken proxy might send.
+MALFORMED_BODY = b'{"success": true, "errors": [], "result": {"id": "'
+
+
+def _build_routes():
+    routes = []
+    ops = [("GET", "", "list"), ("POST", "", "create"), ("GET", "/verify", "verify"),
+           ("GET", "/permission_groups", "groups"), ("GET", "/{token_id}", "get"),
+           ("PUT", "/{token_id}", "update"), ("DELETE", "/{token_id}", "delete"),
+           ("PUT", "/{token_id}/value", "roll")]
+    for scope, base in (("user", "/user/tokens"), ("account", "/accounts/{account_id}/tokens")):
+        for method, suffix, op in ops:
+            template = base + suffix
+            # A malformed account id matches no route -> 7003, as on Cloudflare.
+            rx = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>" + (
+                "[0-9a-fA-F]{32})" if m[1] == "account_id" else "[^/]+)"), template)
+            routes.append((method, template, re.compile(rx + "$"), op, scope))
+    return routes
+
+
+ROUTES = _build_routes()
+
+
+def match_route(method, path):
+    """Return (route template, op, scope, params) or raise a 404/405 ApiError."""
+    known_path = False
+    for r_method, template, rx, op, scope in ROUTES:
+        m = rx.match(path)
+        if not m or m.groupdict().get("token_id") in ("verify", "permission_groups"):
+            continue
+        if method == r_method:
+            return f"{r_method} {template}", op, scope, m.groupdict()
+        known_path = True
+    if known_path and method != "HEAD":
+        raise ApiError(405, E_METHOD, "Method not allowed")
+    raise ApiError(404, E_NO_ROUTE, "No route for the URI")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+    server_version = "cfemu"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without NODELAY, Nagle plus
+        # delayed ACKs add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        try:
+            self._dispatch()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        if self.server.emu.verbose:
+            super().log_message(format, *args)
+
+    def _read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # trailers
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status, payload, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("cf-ray", secrets.token_hex(8) + "-EMU")
+        for key, val in (headers or {}).items():
+            self.send_header(key, val)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _dispatch(self):
+        url = urllib.parse.urlsplit(self.path)
+        body = self._read_body()
+        path = url.path
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            path = path[len(API_PREFIX):]
+        path = path.rstrip("/") or "/"
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            self._admin(path[len(ADMIN_PREFIX):] or "/", body)
+        else:
+            self._api(url.path, path, query, body)
+
+    # --- Cloudflare API -------------------------------------------------------
+    def _api(self, raw_path, path, query, body):
+        emu = self.server.emu
+        state = emu.state
+        entry = state.log_begin(self.command, raw_path)
+        try:
+            route, op, scope, params = match_route(self.command, path)
+        except ApiError as err:
+            state.log_update(entry, route=None, status=err.status)
+            return self._send(err.status, failure(err.errors))
+        state.log_update(entry, route=route)
+
+        def run():
+            return state.handle_api(op, scope, params, query, body,
+                                    self.headers.get("Authorization"), self.client_address[0])
+
+        fault = state.take_fault(self.command, path, raw_path, route)
+        if fault is None:
+            return self._finish(entry, *run())
+        state.log_update(entry, fault=fault["action"])
+        # process=True: the call reaches "origin" and changes state, then the
+        # fault hides or replaces its answer.
+        result = run() if fault["process"] else None
+        token_id = result[3] if result else None
+        action = fault["action"]
+        if action == "timeout":
+            if result is not None:
+                state.log_update(entry, status=result[0], token_id=token_id)
+            emu.stopping.wait(fault["delay"])
+            if result is None:
+                if self._client_gone():
+                    # The client gave up before the request "arrived": nothing happens.
+                    self.close_connection = True
+                    return None
+                result = run()
+            return self._finish(entry, *result)
+        if action == "reset":
+            state.log_update(entry, token_id=token_id)
+            return self._reset()
+        if action == "malformed":
+            state.log_update(entry, status=200, token_id=token_id)
+            return self._send(200, None, raw=MALFORMED_BODY)
+        status = int(action)
+        message = MSG_RATE_LIMITED if status == 429 else http.HTTPStatus(status).phrase
+        headers = {"retry-after": str(fault["retry_after"])} if status == 429 else {}
+        payload = failure([{"code": E_GATEWAY_BASE + status, "message": message}])
+        return self._finish(entry, status, payload, headers, token_id)
+
+    def _finish(self, entry, status, payload, headers, token_id):
+        self.server.emu.state.log_update(entry, status=status, token_id=token_id)
+        self._send(status, payload, headers)
+
+    def _client_gone(self):
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _reset(self):
+        # SO_LINGER 0 makes close() send RST instead of FIN: "connection reset".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # drop the makefile reference so close() is real
+        self.connection.close()
+        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
+        self.close_connection = True
+
+    # --- admin API ----------------------------------------------------------------
+    def _admin(self, sub, body):
+        emu = self.server.emu
+        state = emu.state
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            return self._send(403, {"error": "admin API is loopback-only"})
+        try:
+            data = json.loads(body) if body.strip() else {}
+            if not isinstance(data, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as err:
+            return self._send(400, {"error": f"bad JSON body: {err}"})
+        table = {
+            ("GET", "/info"): emu.info,
+            ("GET", "/stats"): state.stats,
+            ("POST", "/stats/reset"): state.reset_stats,
+            ("GET", "/faults"): state.list_faults,
+            ("POST", "/faults"): lambda: state.add_faults(data.get("faults")),
+            ("DELETE", "/faults"): state.clear_faults,
+            ("GET", "/tokens"): state.admin_tokens,
+            ("POST", "/tokens"): lambda: state.seed(data),
+            ("DELETE", "/tokens"): state.delete_tokens,
+            ("POST", "/config"): lambda: state.configure(data),
+            ("POST", "/reset"): state.reset_all,
+        }
+        func = table.get((self.command, sub))
+        if func is None:
+            known = any(p == sub for _, p in table)
+            return self._send(405 if known else 404, {"error": f"no admin endpoint {self.command} {sub}"})
+        try:
+            return self._send(200, func())
+        except ApiError as err:
+            return self._send(400, {"error": err.errors[0]["message"]})
+        except (TypeError, ValueError, re.error) as err:
+            return self._send(400, {"error": str(err)})
+
+
+class _Server(ThreadingHTTPServer):
+    emu = None  # the owning Emulator, set by Emulator.start()
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def server_bind(self):
+        # Skip HTTPServer's getfqdn() reverse lookup: it can stall without DNS.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+class Emulator:
+    """In-process emulator: Emulator(...).start(); .api_url; .admin_url; .stop()."""
+
+    def __init__(self, host="127.0.0.1", port=0, account_id=None, user_id=None, bootstrap_token=None,
+                 rate_limit=1200, rate_window=300, rate_block=300, verbose=False):
+        self.state = State(account_id=account_id, user_id=user_id, bootstrap_token=bootstrap_token,
+                           rate_limit=rate_limit, rate_window=rate_window, rate_block=rate_block)
+        self.host, self.port, self.verbose = host, port, verbose
+        self.stopping = threading.Event()  # wakes "timeout" faults on stop()
+        self._server = self._thread = None
+
+    def start(self):
+        server_cls = _Server
+        if ":" in self.host:
+            server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        self._server = server_cls((self.host, self.port), _Handler)
+        self._server.emu = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="cfemu", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def base_url(self):
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self):
+        return self.base_url + API_PREFIX
+
+    @property
+    def admin_url(self):
+        return self.base_url + ADMIN_PREFIX
+
+    @property
+    def account_id(self):
+        return self.state.account_id
+
+    @property
+    def user_id(self):
+        return self.state.user_id
+
+    @property
+    def bootstrap_token(self):
+        return self.state.bootstrap_token
+
+    def info(self):
+        return {"api_url": self.api_url, "admin_url": self.admin_url, "account_id": self.account_id,
+                "user_id": self.user_id, "bootstrap_token": self.bootstrap_token,
+                "bootstrap_token_id": self.state.bootstrap_id, "pid": os.getpid()}
