@@ -29,7 +29,7 @@ class Client:
     """Tiny helper around requests bound to one emulator."""
 
     def __init__(self, emu):
-        requests = pytest.importorskip("requests")
+        import requests  # pylint: disable=import-outside-toplevel
         self.emu = emu
         self.http = requests.Session()
 

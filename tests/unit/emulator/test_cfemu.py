@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-requests = pytest.importorskip("requests")
+import requests  # noqa: E402
 
 EMU_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "emulator"))
 
