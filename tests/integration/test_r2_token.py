@@ -167,6 +167,18 @@ def test_rate_limit_exhaustion_fails_with_a_clear_message(cf, run_playbook):
     assert [r['status'] for r in cf.stats()['requests']][-1] == 429
 
 
+def test_missing_permission_and_unknown_token_are_named(cf, run_playbook):
+    limited = cf.seed_token(owner='account', name='r2-reader-only',
+                            policies=r2_policies(cf.account_id, 'admin_read_only'))
+    unknown = 'cfut_' + 'Hq4Lz8Xw2Nc6Vb0Mk3Js7Gd1Fa5Pe9Ry' + 'Tu2Io4Wq' + 'a1b2c3d4'
+    cf.reset_stats()
+    result = run_playbook('auth_errors.yml', env={'LIMITED_TOKEN': limited['value'], 'UNKNOWN_TOKEN': unknown},
+                          verbosity=3)
+    assert result.rc == 0, result.describe()[-4000:]
+    assert_no_secrets(result.output, [limited['value'], unknown, cf.bootstrap_token])
+    assert cf.stats()['writes'] == 0
+
+
 def test_info_module_decodes_tokens(cf, run_playbook):
     cf.seed_token(owner='account', name='app-reader',
                   policies=r2_policies(cf.account_id, 'object_read_only', [('eu', 'photos')]))
