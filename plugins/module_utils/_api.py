@@ -21,19 +21,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import random
 import re
 import time
 
 try:
     import requests
-    from requests.adapters import HTTPAdapter
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     requests = None
-    HTTPAdapter = object
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
 
@@ -299,8 +296,7 @@ class CloudflareClient:
             query['page'] = page
             envelope = self.request('GET', path, params=query)
             items = envelope.get('result') or []
-            for item in items:
-                yield item
+            yield from items
             info = envelope.get('result_info') or {}
             total_pages = info.get('total_pages')
             if total_pages is None and info.get('total_count') is not None and info.get('per_page'):
@@ -344,6 +340,3 @@ def _short(exc):
     text = str(exc)
     return text if len(text) < 300 else text[:300] + '...'
 
-
-def to_json(data):
-    return json.dumps(data, sort_keys=True)

@@ -125,7 +125,7 @@ seealso:
     description: How R2 tokens map to S3 credentials.
     link: https://developers.cloudflare.com/r2/api/tokens/
 author:
-  - cloudflare_r2.credentials contributors
+  - Cloudflare R2 credentials maintainers (@cloudflare-r2)
 '''
 
 EXAMPLES = r'''

@@ -52,7 +52,7 @@ options:
 seealso:
   - module: cloudflare_r2.credentials.r2_token
 author:
-  - cloudflare_r2.credentials contributors
+  - Cloudflare R2 credentials maintainers (@cloudflare-r2)
 '''
 
 EXAMPLES = r'''

@@ -7,8 +7,6 @@ Traffic goes module -> recorder -> Prism (official OpenAPI extract, --errors)
 import json
 import re
 
-import pytest
-
 # A token value (new format) or an S3 secret (SHA-256 hex) anywhere in output is a leak.
 SECRET_PATTERNS = (re.compile(r'cf[au]t_[A-Za-z0-9]{40}'), re.compile(r'\b[0-9a-f]{64}\b'))
 

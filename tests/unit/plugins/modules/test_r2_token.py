@@ -105,7 +105,8 @@ def test_create_returns_credentials_once_then_no_change_without_writes(fake):
 def test_update_in_place_keeps_id_and_value(fake):
     first = ok(r2_token, **OBJ)
     value = list(fake.tokens.values())[0]['_value']
-    changed = ok(r2_token, **dict(OBJ, permission='object_read_only', buckets=['backups', {'name': 'logs', 'jurisdiction': 'fedramp'}]))
+    wider = dict(OBJ, permission='object_read_only', buckets=['backups', {'name': 'logs', 'jurisdiction': 'fedramp'}])
+    changed = ok(r2_token, **wider)
     assert changed['changed'] is True and 'secret_access_key' not in changed
     assert changed['token']['id'] == first['token']['id']
     assert changed['token']['permission'] == 'object_read_only'
@@ -140,7 +141,8 @@ def test_check_mode_predicts_and_writes_nothing(fake):
     count = len(fake.writes)
     assert ok(r2_token, check=True, **OBJ)['changed'] is False
     assert ok(r2_token, check=True, rotate=True, **OBJ)['changed'] is True
-    assert ok(r2_token, check=True, **dict(OBJ, permission='object_read_only'))['token']['permission'] == 'object_read_only'
+    narrower = dict(OBJ, permission='object_read_only')
+    assert ok(r2_token, check=True, **narrower)['token']['permission'] == 'object_read_only'
     assert ok(r2_token, check=True, name=OBJ['name'], state='absent')['changed'] is True
     assert len(fake.writes) == count and len(fake.tokens) == 1
 
@@ -237,4 +239,3 @@ def test_return_docs_match_the_result_keys(fake, module):
         token_fields = set(_doc(module, 'RETURN')['token']['contains'])
         assert set(created['token']) == token_fields
         assert set(ok(r2_token_info)['tokens'][0]) == token_fields
-
