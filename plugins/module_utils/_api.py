@@ -339,4 +339,3 @@ def _describe_transport_error(exc):
 def _short(exc):
     text = str(exc)
     return text if len(text) < 300 else text[:300] + '...'
-

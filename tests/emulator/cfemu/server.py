@@ -180,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _client_gone(self):
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            readable = select.select([self.connection], [], [], 0)[0]
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
@@ -220,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         func = table.get((self.command, sub))
         if func is None:
-            known = any(p == sub for _, p in table)
+            known = any(entry[1] == sub for entry in table)
             return self._send(405 if known else 404, {"error": f"no admin endpoint {self.command} {sub}"})
         try:
             return self._send(200, func())

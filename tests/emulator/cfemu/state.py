@@ -118,7 +118,7 @@ def parse_time(value, field):
 
 def new_value(owner):
     """cfut_/cfat_ + 40 alphanumerics + 8-hex checksum (53 chars; schema allows 40..80)."""
-    body = VALUE_PREFIX[owner] + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    body = VALUE_PREFIX[owner] + "".join(secrets.choice(string.ascii_letters + string.digits) for dummy in range(40))
     return body + format(zlib.crc32(body.encode()), "08x")
 
 

@@ -357,9 +357,9 @@ def test_quotas(client, emu):
 def test_rate_limit(client, emu, clock):
     assert client.admin("POST", "/config", json={"rate_limit": 3, "rate_window": 60, "rate_block": 30}).ok
     boot = emu.bootstrap_token
-    remaining = [client.api("GET", "/user/tokens/verify", boot).headers["Ratelimit"] for _ in range(3)]
+    remaining = [client.api("GET", "/user/tokens/verify", boot).headers["Ratelimit"] for dummy in range(3)]
     assert remaining == ['"default";r=2;t=60', '"default";r=1;t=60', '"default";r=0;t=60']
-    for _ in range(2):
+    for dummy in range(2):
         resp = client.api("GET", "/user/tokens", boot)
         assert resp.status_code == 429 and error_codes(resp) == [10429]
         assert resp.headers["retry-after"] == "30" and resp.headers["Ratelimit"] == '"default";r=0;t=30'
@@ -409,7 +409,7 @@ def test_faults_status_skip_and_list(client, emu):
     faults = {"faults": [{"route": route, "action": "503", "skip": 1, "times": 2},
                          {"path_regex": "/verify$", "action": "429", "retry_after": 7}]}
     assert client.admin("POST", "/faults", json=faults).ok
-    codes = [create(client, r2_body(emu)).status_code for _ in range(4)]
+    codes = [create(client, r2_body(emu)).status_code for dummy in range(4)]
     assert codes == [200, 503, 503, 200]
     resp = client.api("GET", "/user/tokens/verify", emu.bootstrap_token)
     assert resp.status_code == 429 and resp.headers["retry-after"] == "7" and error_codes(resp) == [10429]

@@ -105,7 +105,8 @@ def test_create_returns_credentials_once_then_no_change_without_writes(fake):
 def test_update_in_place_keeps_id_and_value(fake):
     first = ok(r2_token, **OBJ)
     value = list(fake.tokens.values())[0]['_value']
-    wider = dict(OBJ, permission='object_read_only', buckets=['backups', {'name': 'logs', 'jurisdiction': 'fedramp'}])
+    wider = dict(OBJ)
+    wider.update(permission='object_read_only', buckets=['backups', {'name': 'logs', 'jurisdiction': 'fedramp'}])
     changed = ok(r2_token, **wider)
     assert changed['changed'] is True and 'secret_access_key' not in changed
     assert changed['token']['id'] == first['token']['id']
@@ -141,7 +142,8 @@ def test_check_mode_predicts_and_writes_nothing(fake):
     count = len(fake.writes)
     assert ok(r2_token, check=True, **OBJ)['changed'] is False
     assert ok(r2_token, check=True, rotate=True, **OBJ)['changed'] is True
-    narrower = dict(OBJ, permission='object_read_only')
+    narrower = dict(OBJ)
+    narrower['permission'] = 'object_read_only'
     assert ok(r2_token, check=True, **narrower)['token']['permission'] == 'object_read_only'
     assert ok(r2_token, check=True, name=OBJ['name'], state='absent')['changed'] is True
     assert len(fake.writes) == count and len(fake.tokens) == 1
