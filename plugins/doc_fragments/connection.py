@@ -9,7 +9,9 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # Connection options shared by every module that calls the Cloudflare API.
+    # The API token, for every module that calls the Cloudflare API (modules extend
+    # this and ACCOUNT). Lookups that authenticate with the token they look up use
+    # only ACCOUNT and PLUGINS.
     DOCUMENTATION = r'''
 options:
   api_token:
@@ -21,17 +23,31 @@ options:
       - To manage account-owned tokens the token needs C(Account API Tokens Write) (C(Read) for read-only modules);
         for user-owned tokens it needs C(API Tokens Write) (or C(Read)).
     type: str
+notes:
+  - Calls the Cloudflare API from the host the module runs on; use C(delegate_to=localhost) or C(run_once) when
+    running against an inventory, so that each play makes as few API calls as possible.
+  - Cloudflare allows 1200 API requests per 5 minutes per token and then blocks every call of that token for
+    five minutes.
+requirements:
+  - requests >= 2.20
+'''
+
+    # Account and transport options shared by every module and plugin.
+    ACCOUNT = r'''
+options:
   account_id:
     description:
       - Cloudflare account id, 32 hexadecimal characters. Required.
       - R2 resources are account-scoped, so this is needed for user-owned tokens too.
-      - If not set, the value of the E(CLOUDFLARE_ACCOUNT_ID) environment variable is used.
+      - If not set, the value of the E(CLOUDFLARE_ACCOUNT_ID) environment variable is used (for plugins, after
+        their own variables, E(ANSIBLE_CLOUDFLARE_R2_ACCOUNT_ID) and C(ansible.cfg)).
     type: str
   api_url:
     description:
       - Base URL of the Cloudflare v4 API.
       - Change it only for a proxy, a gateway or a local emulator.
-      - If not set, the value of the E(CLOUDFLARE_API_URL) environment variable is used, then the default.
+      - If not set, the value of the E(CLOUDFLARE_API_URL) environment variable is used, then the default (for
+        plugins, after their own variables, E(ANSIBLE_CLOUDFLARE_R2_API_URL) and C(ansible.cfg)).
     type: str
     default: https://api.cloudflare.com/client/v4
   validate_certs:
@@ -54,13 +70,54 @@ options:
         listed by name first, so a retry cannot make a second token.
     type: int
     default: 5
-notes:
-  - Calls the Cloudflare API from the host the module runs on; use C(delegate_to=localhost) or C(run_once) when
-    running against an inventory, so that each play makes as few API calls as possible.
-  - Cloudflare allows 1200 API requests per 5 minutes per token and then blocks every call of that token for
-    five minutes.
-requirements:
-  - requests >= 2.20
+'''
+
+    # Where plugins (lookups) also read the ACCOUNT options from. Precedence, highest
+    # first: lookup arguments, variables, ANSIBLE_CLOUDFLARE_R2_* environment
+    # variables, ansible.cfg [cloudflare_r2], then (applied by the plugin, only for
+    # an option still unset) the tool-native CLOUDFLARE_* environment variables.
+    PLUGINS = r'''
+options:
+  account_id:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_ACCOUNT_ID
+    ini:
+      - section: cloudflare_r2
+        key: account_id
+    vars:
+      - name: ansible_cloudflare_r2_account_id
+  api_url:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_API_URL
+    ini:
+      - section: cloudflare_r2
+        key: api_url
+    vars:
+      - name: ansible_cloudflare_r2_api_url
+  validate_certs:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_VALIDATE_CERTS
+    ini:
+      - section: cloudflare_r2
+        key: validate_certs
+    vars:
+      - name: ansible_cloudflare_r2_validate_certs
+  timeout:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_TIMEOUT
+    ini:
+      - section: cloudflare_r2
+        key: timeout
+    vars:
+      - name: ansible_cloudflare_r2_timeout
+  retries:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_RETRIES
+    ini:
+      - section: cloudflare_r2
+        key: retries
+    vars:
+      - name: ansible_cloudflare_r2_retries
 '''
 
     # Attributes of modules in the cloudflare_r2.credentials.r2 action group.

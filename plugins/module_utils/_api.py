@@ -191,7 +191,7 @@ class CloudflareClient:
         key = '%s %s' % (method, path)
         self.stats[key] = self.stats.get(key, 0) + 1
 
-    def request(self, method, path, params=None, body=None):
+    def request(self, method, path, params=None, body=None, headers=None):
         """Send one call, retrying what is safe to retry; return the parsed envelope."""
         method = method.upper()
         url = self.api_url + path
@@ -202,6 +202,8 @@ class CloudflareClient:
             kwargs = {'params': params, 'timeout': self.timeout}
             if body is not None:
                 kwargs['json'] = body
+            if headers:
+                kwargs['headers'] = headers
             try:
                 response = self.session.request(method, url, **kwargs)
             except Exception as exc:  # requests raises many types; classify below
@@ -283,9 +285,9 @@ class CloudflareClient:
 
     # -- convenience -----------------------------------------------------
 
-    def call(self, method, path, params=None, body=None):
+    def call(self, method, path, params=None, body=None, headers=None):
         """Return ``result`` of one call."""
-        return self.request(method, path, params=params, body=body).get('result')
+        return self.request(method, path, params=params, body=body, headers=headers).get('result')
 
     def paginate(self, path, params=None, per_page=50, max_pages=10000):
         """Yield every item of a page/per_page-paginated list."""
@@ -309,6 +311,21 @@ class CloudflareClient:
             if not items:
                 return
             page += 1
+
+    def paginate_cursor(self, path, key, params=None, headers=None, per_page=1000, max_pages=10000):
+        """Yield ``result[key]`` items of a cursor-paginated list (the R2 bucket list)."""
+        query = dict(params or {})
+        query['per_page'] = per_page
+        for dummy in range(max_pages):
+            envelope = self.request('GET', path, params=query, headers=headers)
+            result = envelope.get('result') or {}
+            # The 2024 schema modelled result as a bare list; accept both shapes.
+            items = result.get(key) if isinstance(result, dict) else result
+            yield from items or []
+            cursor = (envelope.get('result_info') or {}).get('cursor')
+            if not cursor or not items:
+                return
+            query['cursor'] = cursor
 
 
 def _not_sent(exc):

@@ -19,12 +19,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import hashlib
+import hmac
 import ipaddress
+import json
 import re
+import time
+
+from urllib.parse import urlparse
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
+    CloudflareAuthError,
+    CloudflarePermissionError,
     CloudflareUncertainWrite,
 )
 
@@ -419,3 +427,153 @@ class DuplicateTokenError(R2ValueError):
             'name: %d tokens are named %r (ids: %s); the name must identify one token. Delete or rename the '
             'extra tokens, then run again. Nothing was changed.' % (len(tokens), name, ids))
         self.ids = ids
+
+
+# -- buckets ----------------------------------------------------------------
+
+def bucket_names(client, account_id, jurisdiction):
+    """Names of the buckets in one jurisdiction (R2 bucket list, cursor-paginated)."""
+    path = '/accounts/%s/r2/buckets' % account_id
+    return set(b.get('name') for b in client.paginate_cursor(
+        path, 'buckets', headers={'cf-r2-jurisdiction': jurisdiction}))
+
+
+def check_buckets_exist(client, account_id, buckets, field='buckets'):
+    """Fail when a (jurisdiction, name) bucket does not exist; one listing per jurisdiction.
+
+    Cloudflare accepts a token for a bucket that does not exist and the token
+    then silently grants nothing, so a typo is worth a failure. Returns the
+    jurisdictions that could not be listed (the API token may not list buckets).
+    """
+    unchecked = []
+    by_jurisdiction = {}
+    for jurisdiction, name in buckets:
+        by_jurisdiction.setdefault(jurisdiction, []).append(name)
+    for jurisdiction in sorted(by_jurisdiction, key=JURISDICTIONS.index):
+        try:
+            existing = bucket_names(client, account_id, jurisdiction)
+        except CloudflarePermissionError:
+            unchecked.append(jurisdiction)
+            continue
+        missing = sorted(n for n in by_jurisdiction[jurisdiction] if n not in existing)
+        if missing:
+            raise R2ValueError('%s: bucket(s) %s do not exist in jurisdiction %r of account %s. A bucket is reachable '
+                               'only in the jurisdiction it was created in; check the name and the jurisdiction, or '
+                               'turn this check off.' % (field, ', '.join(repr(m) for m in missing), jurisdiction,
+                                                         account_id))
+    return unchecked
+
+
+# -- verify -----------------------------------------------------------------
+
+def verify_token(client, account_id=None):
+    """Verify the client's own bearer token; returns (owner, result).
+
+    User tokens verify at /user/tokens/verify and account tokens only at
+    /accounts/{id}/tokens/verify (reference section 1). The value's prefix
+    (cfut_/cfat_) says which to ask first; older values try both.
+    """
+    token = client.session.headers.get('Authorization', '')[len('Bearer '):]
+    order = ['user', 'account']
+    if token.startswith('cfat_'):
+        order = ['account', 'user']
+    if not account_id:
+        order = ['user']
+    last_error = None
+    for owner in order:
+        path = '/user/tokens/verify' if owner == 'user' else '/accounts/%s/tokens/verify' % account_id
+        try:
+            return owner, client.call('GET', path)
+        except CloudflareAuthError as exc:
+            last_error = exc
+    raise last_error
+
+
+# -- temporary credentials ----------------------------------------------------
+
+TTL_MAX = 604800  # 7 days (schema r2_temp_access_creds_request.ttlSeconds maximum)
+
+# S3 operations a locally signed credential can be limited to
+# (DOCS r2/api/s3/temporary-credentials.mdx, "actions").
+TEMP_ACTIONS = (
+    'HeadObject', 'GetObject', 'GetBucketLocation', 'ListObjectsV1', 'ListObjectsV2', 'ListMultipartUploads',
+    'ListParts', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CopyObject', 'CreateMultipartUpload', 'UploadPart',
+    'UploadPartCopy', 'AbortMultipartUpload', 'CompleteMultipartUpload',
+)
+
+
+def validate_ttl(ttl):
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1 or ttl > TTL_MAX:
+        raise R2ValueError('ttl_seconds must be an integer from 1 to %d (7 days), got %r' % (TTL_MAX, ttl))
+    return ttl
+
+
+def validate_string_list(values, field):
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+        raise R2ValueError('%s must be a list of non-empty strings' % field)
+    return list(values)
+
+
+def validate_actions(actions):
+    actions = validate_string_list(actions, 'actions')
+    unknown = [a for a in actions if a not in TEMP_ACTIONS]
+    if unknown:
+        raise R2ValueError('actions: unknown S3 action(s) %s; allowed: %s' % (', '.join(unknown), ', '.join(TEMP_ACTIONS)))
+    return actions
+
+
+def parent_permission(raw_token, account_id, bucket, jurisdiction):
+    """The parent's permission as it applies to one bucket, or None if it grants nothing there."""
+    permission, buckets = decode_policies(raw_token.get('policies'), account_id)
+    if permission is None:
+        return None
+    if permission in OBJECT_PERMISSIONS and buckets is not None and (jurisdiction, bucket) not in buckets:
+        return None
+    return permission
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
+
+
+def sign_temporary_credentials(account_id, parent_access_key_id, parent_secret_access_key, bucket, permission,
+                               ttl_seconds, endpoint, prefixes=None, objects=None, actions=None, now=None):
+    """Cloudflare's local signing recipe for temporary credentials; makes no API call.
+
+    DOCS r2/api/s3/temporary-credentials.mdx ("Generate locally") and the runnable
+    example r2/examples/authenticate-r2-temp-credentials.mdx: an HS256 JWT signed
+    with the parent's Secret Access Key; secret = SHA-256 hex of the JWT; session
+    token = base64("jwt/" + JWT); access key id = the parent's.
+    """
+    issued = int(now if now is not None else time.time())
+    claims = {
+        'bucket': bucket,
+        'scope': to_api_permission(permission),
+        'sub': account_id,
+        'iss': parent_access_key_id,
+        # The audience is the S3 host the credential is used on, so it is bound to one jurisdiction.
+        'aud': urlparse(endpoint).netloc,
+        'iat': issued,
+        'exp': issued + ttl_seconds,
+    }
+    if actions:
+        claims['actions'] = list(actions)
+    if prefixes or objects:
+        claims['paths'] = {}
+        if prefixes:
+            claims['paths']['prefixPaths'] = list(prefixes)
+        if objects:
+            claims['paths']['objectPaths'] = list(objects)
+    header = {'alg': 'HS256', 'typ': 'JWT'}
+    signing_input = '%s.%s' % (_b64url(json.dumps(header, separators=(',', ':')).encode('utf-8')),
+                               _b64url(json.dumps(claims, separators=(',', ':')).encode('utf-8')))
+    signature = hmac.new(parent_secret_access_key.encode('utf-8'), signing_input.encode('ascii'), hashlib.sha256)
+    jwt = '%s.%s' % (signing_input, _b64url(signature.digest()))
+    return {
+        'access_key_id': parent_access_key_id,
+        'secret_access_key': hashlib.sha256(jwt.encode('ascii')).hexdigest(),
+        'session_token': base64.b64encode(('jwt/' + jwt).encode('ascii')).decode('ascii'),
+        'expires_at': issued + ttl_seconds,
+    }

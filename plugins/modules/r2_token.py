@@ -23,6 +23,7 @@ description:
     secret stay the same.
 extends_documentation_fragment:
   - cloudflare_r2.credentials.connection
+  - cloudflare_r2.credentials.connection.account
   - cloudflare_r2.credentials.connection.action_group
   - ansible.builtin.action_common_attributes
 attributes:
@@ -71,8 +72,7 @@ options:
       - Not allowed with admin permissions, which always cover the whole account.
       - Bucket names are 3 to 63 characters of lowercase letters, digits and hyphens, not starting or ending
         with a hyphen.
-      - The module does not check that the buckets exist; Cloudflare accepts a token for a misspelled bucket
-        and it then grants nothing.
+      - See O(check_buckets) for the check that they exist.
     type: list
     elements: raw
   jurisdiction:
@@ -106,6 +106,14 @@ options:
       - When the token starts working, as an RFC 3339 date-time.
       - Omitted leaves the current value of an existing token alone; an empty string removes it.
     type: str
+  check_buckets:
+    description:
+      - Before a create or an update that sets O(buckets), confirm through the R2 bucket list that each bucket exists
+        in its jurisdiction, because Cloudflare accepts a token for a misspelled bucket and the token then grants
+        nothing. One list request per jurisdiction involved; none on runs that change nothing.
+      - Skipped, with a warning, when O(api_token) may not list buckets (it needs C(Workers R2 Storage Read)).
+    type: bool
+    default: true
   rotate:
     description:
       - Roll the token value, keeping the token id and so the Access Key ID. The new value and Secret Access Key
@@ -347,6 +355,7 @@ def main():
             expires_on=dict(type='str'),
             not_before=dict(type='str'),
             rotate=dict(type='bool', default=False),
+            check_buckets=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ['permission'])],
         supports_check_mode=True,
@@ -384,6 +393,12 @@ def run(r2):
     if (params['expires_on'] or params['not_before']) and spec['expires_on']:
         # One of the pair was given and the other kept from the token: check them together.
         _r2.validate_validity(spec['expires_on'], spec['not_before'])
+    if spec['buckets'] and params['check_buckets'] and (current is None or comparable(current) != comparable(spec)):
+        unchecked = _r2.check_buckets_exist(store.client, account_id, spec['buckets'])
+        if unchecked:
+            r2.module.warn('check_buckets: could not confirm that the buckets exist in jurisdiction(s) %s: the API '
+                           'token may not list buckets. Set check_buckets=false to skip the check.'
+                           % ', '.join(unchecked))
     secret_value = None
     if current is None:
         result['changed'] = True

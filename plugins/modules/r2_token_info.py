@@ -18,6 +18,7 @@ description:
   - Makes one API request per 50 tokens and nothing else.
 extends_documentation_fragment:
   - cloudflare_r2.credentials.connection
+  - cloudflare_r2.credentials.connection.account
   - cloudflare_r2.credentials.connection.action_group
   - ansible.builtin.action_common_attributes
 attributes:

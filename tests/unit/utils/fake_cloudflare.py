@@ -55,8 +55,8 @@ class FakeSession:
         self.verify = True
         self.trust_env = True
 
-    def request(self, method, url, params=None, json=None, timeout=None):
-        return self.cloudflare.handle(method, url, params or {}, json, self.headers)
+    def request(self, method, url, params=None, json=None, timeout=None, headers=None):
+        return self.cloudflare.handle(method, url, params or {}, json, dict(self.headers, **(headers or {})))
 
 
 class FakeCloudflare:
@@ -66,6 +66,9 @@ class FakeCloudflare:
         self.calls = []   # (method, path, params, body)
         self.script = []  # (method, path_regex, response-or-exception) served before normal handling
         self.seq = 0
+        self.buckets = {'default': set(), 'eu': set(), 'fedramp': set()}
+        self.bucket_list_denied = False
+        self.temp_credentials = []  # request bodies of minted temporary credentials
 
     # -- test helpers --
     def session(self):
@@ -86,6 +89,13 @@ class FakeCloudflare:
         self.tokens[token_id] = token
         return token
 
+    def add_bucket(self, name, jurisdiction='default'):
+        self.buckets[jurisdiction].add(name)
+
+    def bearer(self, headers):
+        value = headers.get('Authorization', '')[len('Bearer '):]
+        return next((t for t in self.tokens.values() if t['_value'] == value), None)
+
     def public(self, token):
         return dict((k, v) for k, v in token.items() if not k.startswith('_') and k != 'owner')
 
@@ -94,6 +104,7 @@ class FakeCloudflare:
         path = urlparse(url).path
         path = re.sub(r'^/client/v4', '', path)
         self.calls.append((method, path, dict(params), body))
+        self._headers = headers
         for index, (m, regex, outcome) in enumerate(self.script):
             if m == method and re.search(regex, path):
                 del self.script[index]
@@ -105,6 +116,23 @@ class FakeCloudflare:
         return self.route(method, path, params, body)
 
     def route(self, method, path, params, body):
+        headers = getattr(self, '_headers', {})
+        if re.match(r'^/accounts/[0-9a-f]{32}/r2/buckets$', path) and method == 'GET':
+            if self.bucket_list_denied:
+                return envelope(None, 403, errors=[{'code': 10000, 'message': 'Authentication error'}])
+            names = sorted(self.buckets[headers.get('cf-r2-jurisdiction', 'default')])
+            return envelope({'buckets': [{'name': n} for n in names]}, result_info={'cursor': '', 'per_page': 1000})
+        if re.match(r'^/accounts/[0-9a-f]{32}/r2/temp-access-credentials$', path) and method == 'POST':
+            self.temp_credentials.append(body)
+            return envelope({'accessKeyId': secrets.token_hex(16), 'secretAccessKey': secrets.token_hex(32),
+                             'sessionToken': secrets.token_urlsafe(96)})
+        verify = re.match(r'^(/user|/accounts/[0-9a-f]{32})/tokens/verify$', path)
+        if verify:
+            token = self.bearer(headers)
+            owner = 'user' if verify.group(1) == '/user' else 'account'
+            if token is None or token['owner'] != owner:
+                return envelope(None, 401, errors=[{'code': 1000, 'message': 'Invalid API Token'}])
+            return envelope({'id': token['id'], 'status': token['status']})
         match = re.match(r'^(/user/tokens|/accounts/([0-9a-f]{32})/tokens)(?:/([^/]+))?(/value)?$', path)
         if not match:
             return envelope(None, 404, errors=[{'code': 7003, 'message': 'No route for the URI'}])

@@ -41,7 +41,7 @@ class ScriptedSession:
         self.verify = True
         self.trust_env = True
 
-    def request(self, method, url, params=None, json=None, timeout=None):
+    def request(self, method, url, params=None, json=None, timeout=None, headers=None):
         self.calls.append((method, url, dict(params or {}), json, timeout))
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, BaseException):

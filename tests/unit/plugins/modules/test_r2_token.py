@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
@@ -33,6 +34,9 @@ class ModuleExit(Exception):
 @pytest.fixture
 def fake(monkeypatch):
     cloudflare = FakeCloudflare(ACCOUNT)
+    for jurisdiction, names in (('default', ('one', 'budget-a')), ('eu', ('backups', 'two')), ('fedramp', ('logs',))):
+        for name in names:
+            cloudflare.add_bucket(name, jurisdiction)
 
     def client_from_options(options, log=None):
         if not options.get('api_token'):
@@ -43,11 +47,13 @@ def fake(monkeypatch):
     monkeypatch.setattr(_module, 'client_from_options', client_from_options)
 
     def exit_json(self, **kwargs):
+        kwargs['warnings'] = list(warnings.get_warning_messages())
         raise ModuleExit(kwargs, False)
 
     def fail_json(self, msg, **kwargs):
         kwargs['msg'] = msg
         raise ModuleExit(kwargs, True)
+    monkeypatch.setattr(warnings, '_global_warnings', {})
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
@@ -235,7 +241,7 @@ def test_return_docs_match_the_result_keys(fake, module):
     ok(r2_token, **OBJ)
     created = ok(r2_token, rotate=True, **OBJ) if module is r2_token else ok(r2_token_info, query='[].name')
     documented = set(_doc(module, 'RETURN'))
-    returned = set(created) - {'changed', 'diff'}
+    returned = set(created) - {'changed', 'diff', 'warnings'}
     assert returned == documented
     if module is r2_token:
         token_fields = set(_doc(module, 'RETURN')['token']['contains'])
