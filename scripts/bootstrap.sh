@@ -44,6 +44,9 @@ need_cmd node nodejs
 need_cmd npm npm
 # optional: ansible-test sanity skips its shellcheck test (with a warning) without it
 need_cmd shellcheck || log "shellcheck unavailable: sanity will skip its shellcheck test"
+# Real S3 clients for the end-to-end tests (the aws CLI and boto3 come from pip).
+need_cmd rclone
+need_cmd s3cmd
 
 PY="$(command -v python3)"
 

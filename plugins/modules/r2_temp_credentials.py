@@ -269,17 +269,18 @@ def mint_via_api(r2, account_id, scope):
     if not scope['parent_access_key_id']:
         dummy, verified = _r2.verify_token(client, account_id)
         scope['parent_access_key_id'] = verified['id']
-    parent = read_parent(client, account_id, scope['parent_access_key_id'])
-    if parent is not None:
-        held = _r2.parent_permission(parent, account_id, scope['bucket'], scope['jurisdiction'])
-        if held is None or not _r2.permission_covers(held, scope['permission']):
-            raise _r2.R2ValueError(refusal_message(scope, held))
     if r2.params['check_bucket']:
         unchecked = _r2.check_buckets_exist(client, account_id, [(scope['jurisdiction'], scope['bucket'])], 'bucket')
         if unchecked:
             r2.module.warn('check_bucket: could not confirm that bucket %r exists in jurisdiction %r: the API token '
                            'may not list buckets. Set check_bucket=false to skip the check.'
                            % (scope['bucket'], scope['jurisdiction']))
+    # A missing bucket first: it is the more basic mistake, and out of any parent's scope.
+    parent = read_parent(client, account_id, scope['parent_access_key_id'])
+    if parent is not None:
+        held = _r2.parent_permission(parent, account_id, scope['bucket'], scope['jurisdiction'])
+        if held is None or not _r2.permission_covers(held, scope['permission']):
+            raise _r2.R2ValueError(refusal_message(scope, held))
     body = {
         'bucket': scope['bucket'],
         'parentAccessKeyId': scope['parent_access_key_id'],

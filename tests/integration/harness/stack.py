@@ -125,6 +125,23 @@ class CloudflareStack:
         """Create a token directly in the emulator; returns it with its ``value``."""
         return self._admin('POST', '/tokens', fields)
 
+    def create_bucket(self, name: str, jurisdiction: str = 'default') -> dict:
+        """Create an R2 bucket directly in the emulator (and its S3 backend)."""
+        return self._admin('POST', '/buckets', {'name': name, 'jurisdiction': jurisdiction})
+
+    def buckets(self) -> dict:
+        """``{jurisdiction: [names]}``"""
+        return self._admin('GET', '/buckets')
+
+    @property
+    def s3_endpoints(self) -> dict:
+        """``{jurisdiction: 'http://127.0.0.1:PORT'}``: the emulator's S3 listeners."""
+        return self.info['s3_endpoints']
+
+    def s3_requests(self) -> list:
+        """The S3 decisions log (operation, credential kind, decision, reason)."""
+        return self.stats().get('s3_requests', [])
+
     def tokens(self):
         return self._admin('GET', '/tokens')
 
@@ -181,10 +198,9 @@ class CloudflareStack:
         return '\n'.join(format_violation(v) for v in violations)
 
     def reset(self) -> None:
-        """Between tests: tokens, stats, faults, recorder records (and config if changed)."""
-        self.clear_faults()
-        self.wipe_tokens()
-        self.reset_stats()
+        """Between tests: back to the initial state (bootstrap token only, no buckets, no faults,
+        empty stats), default rate limits, empty recorder."""
+        self._admin('POST', '/reset')
         # restore rate-limit settings changed by configure(); always clears the
         # rate-limit counters, so one test's traffic cannot throttle the next
         self._admin('POST', '/config', self._config_defaults or {})
