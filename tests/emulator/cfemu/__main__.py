@@ -1,7 +1,8 @@
-"""CLI: python -m cfemu --host 127.0.0.1 --port 0 [--info-file PATH] ...
+"""CLI: python -m cfemu --host 127.0.0.1 --port 0 [--info-file PATH] [--no-s3] ...
 
 Prints one JSON line describing the running emulator (and writes it to
---info-file, mode 0600), then serves until SIGTERM or SIGINT.
+--info-file, mode 0600), then serves until SIGTERM or SIGINT.  The line
+includes s3_endpoints; the moto backends behind them are stopped on exit.
 """
 
 import argparse
@@ -38,6 +39,8 @@ def main(argv=None):
     parser.add_argument("--rate-limit", type=int, default=1200, help="requests per window per token")
     parser.add_argument("--rate-window", type=float, default=300, help="seconds")
     parser.add_argument("--rate-block", type=float, default=300, help="seconds blocked once exceeded")
+    parser.add_argument("--no-s3", action="store_true",
+                        help="token API only: no S3 gateways, no moto backends (s3_endpoints is empty)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
     for name in ("account_id", "user_id"):
@@ -47,19 +50,24 @@ def main(argv=None):
 
     emu = Emulator(host=args.host, port=args.port, account_id=args.account_id, user_id=args.user_id,
                    bootstrap_token=args.bootstrap_token or None, rate_limit=args.rate_limit,
-                   rate_window=args.rate_window, rate_block=args.rate_block, verbose=args.verbose)
-    emu.start()
+                   rate_window=args.rate_window, rate_block=args.rate_block, verbose=args.verbose,
+                   s3=not args.no_s3)
     done = threading.Event()
+    # Installed before start(): a SIGTERM during the moto start-up still goes
+    # through emu.stop() below and so ends the backends.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    emu.start()
     line = json.dumps(emu.info())
     if args.info_file:
         _write_info(args.info_file, line)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-    while not done.wait(0.5):
-        pass
-    emu.stop()
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        emu.stop()  # also stops every moto backend
     return 0
 
 

@@ -2,7 +2,9 @@
 
 The API is served at /client/v4/<path> and at /<path>, because Prism in
 proxy mode may or may not keep the base path.  The admin API lives under
-/__emulator (not Cloudflare; no auth; loopback clients only).
+/__emulator (not Cloudflare; no auth; loopback clients only).  The S3 side
+(one gateway per R2 jurisdiction, each in front of its own moto server) is
+started and stopped by the Emulator handle; see s3.py and backends.py.
 """
 
 import http
@@ -20,6 +22,8 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .backends import BackendError, MotoGroup
+from .r2 import JURISDICTIONS
 from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, MSG_RATE_LIMITED, ApiError, State, failure
 
 API_PREFIX = "/client/v4"
@@ -34,13 +38,18 @@ def _build_routes():
            ("GET", "/permission_groups", "groups"), ("GET", "/{token_id}", "get"),
            ("PUT", "/{token_id}", "update"), ("DELETE", "/{token_id}", "delete"),
            ("PUT", "/{token_id}/value", "roll")]
-    for scope, base in (("user", "/user/tokens"), ("account", "/accounts/{account_id}/tokens")):
-        for method, suffix, op in ops:
-            template = base + suffix
-            # A malformed account id matches no route -> 7003, as on Cloudflare.
-            rx = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>" + (
-                "[0-9a-fA-F]{32})" if m[1] == "account_id" else "[^/]+)"), template)
-            routes.append((method, template, re.compile(rx + "$"), op, scope))
+    table = [(method, base + suffix, op, scope)
+             for scope, base in (("user", "/user/tokens"), ("account", "/accounts/{account_id}/tokens"))
+             for method, suffix, op in ops]
+    # R2 operations of the schema (r2.py).
+    table += [("GET", "/accounts/{account_id}/r2/buckets", "r2_list_buckets", "r2"),
+              ("POST", "/accounts/{account_id}/r2/buckets", "r2_create_bucket", "r2"),
+              ("POST", "/accounts/{account_id}/r2/temp-access-credentials", "r2_temp_credentials", "r2")]
+    for method, template, op, scope in table:
+        # A malformed account id matches no route -> 7003, as on Cloudflare.
+        rx = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>" + (
+            "[0-9a-fA-F]{32})" if m[1] == "account_id" else "[^/]+)"), template)
+        routes.append((method, template, re.compile(rx + "$"), op, scope))
     return routes
 
 
@@ -139,8 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         state.log_update(entry, route=route)
 
         def run():
-            return state.handle_api(op, scope, params, query, body,
-                                    self.headers.get("Authorization"), self.client_address[0])
+            return state.handle_api(op, scope, params, query, body, self.headers.get("Authorization"),
+                                    self.client_address[0], request_headers=self.headers)
 
         fault = state.take_fault(self.command, path, raw_path, route)
         if fault is None:
@@ -217,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
             ("DELETE", "/tokens"): state.delete_tokens,
             ("POST", "/config"): lambda: state.configure(data),
             ("POST", "/reset"): state.reset_all,
+            ("GET", "/buckets"): state.r2.admin_buckets,
+            ("POST", "/buckets"): lambda: state.r2.admin_create_bucket(data),
         }
         func = table.get((self.command, sub))
         if func is None:
@@ -228,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": err.errors[0]["message"]})
         except (TypeError, ValueError, re.error) as err:
             return self._send(400, {"error": str(err)})
+        except (BackendError, RuntimeError, OSError) as err:  # a moto backend failed
+            return self._send(500, {"error": str(err)})
 
 
 class _Server(ThreadingHTTPServer):
@@ -243,30 +256,59 @@ class _Server(ThreadingHTTPServer):
 
 
 class Emulator:
-    """In-process emulator: Emulator(...).start(); .api_url; .admin_url; .stop()."""
+    """In-process emulator: Emulator(...).start(); .api_url; .s3_endpoints; .stop().
+
+    With s3=True (the default), start() also launches one moto server per
+    jurisdiction (subprocesses; about 1 s of CPU in all) and one S3 gateway
+    for each.  stop() ends them, and so does the death of this process
+    (backends.py).
+    """
 
     def __init__(self, host="127.0.0.1", port=0, account_id=None, user_id=None, bootstrap_token=None,
-                 rate_limit=1200, rate_window=300, rate_block=300, verbose=False):
+                 rate_limit=1200, rate_window=300, rate_block=300, verbose=False, s3=True):
         self.state = State(account_id=account_id, user_id=user_id, bootstrap_token=bootstrap_token,
                            rate_limit=rate_limit, rate_window=rate_window, rate_block=rate_block)
-        self.host, self.port, self.verbose = host, port, verbose
+        self.host, self.port, self.verbose, self.s3 = host, port, verbose, s3
         self.stopping = threading.Event()  # wakes "timeout" faults on stop()
         self._server = self._thread = None
+        self.gateways = {}  # jurisdiction -> S3Gateway
+        self._moto = None
 
     def start(self):
-        server_cls = _Server
-        if ":" in self.host:
-            server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        self._server = server_cls((self.host, self.port), _Handler)
-        self._server.emu = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="cfemu", daemon=True)
-        self._thread.start()
+        try:
+            # Backends on 127.0.0.1 whatever self.host is: only the gateways talk to them.
+            self._moto = MotoGroup(JURISDICTIONS).start() if self.s3 else None
+            backends = self._moto.backends if self._moto else {}
+            self.state.r2.backends = backends
+            server_cls = _Server
+            if ":" in self.host:
+                server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+            self._server = server_cls((self.host, self.port), _Handler)
+            self._server.emu = self
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="cfemu", daemon=True)
+            self._thread.start()
+            if backends:
+                # Imported only here: the S3 side needs botocore, the token API only the stdlib.
+                from .s3 import S3Gateway  # pylint: disable=import-outside-toplevel
+                for jurisdiction in JURISDICTIONS:
+                    self.gateways[jurisdiction] = S3Gateway(self.state, jurisdiction, backends[jurisdiction],
+                                                            self.host, verbose=self.verbose).start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self):
         self.stopping.set()
+        for gateway in self.gateways.values():
+            gateway.stop()
+        self.gateways = {}
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.state.r2.backends = {}
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -304,7 +346,15 @@ class Emulator:
     def bootstrap_token(self):
         return self.state.bootstrap_token
 
+    @property
+    def s3_endpoints(self):
+        """{"default": "http://127.0.0.1:P1", "eu": ..., "fedramp": ...}; empty with s3=False."""
+        return {j: g.url for j, g in self.gateways.items()}
+
     def info(self):
         return {"api_url": self.api_url, "admin_url": self.admin_url, "account_id": self.account_id,
                 "user_id": self.user_id, "bootstrap_token": self.bootstrap_token,
-                "bootstrap_token_id": self.state.bootstrap_id, "pid": os.getpid()}
+                "bootstrap_token_id": self.state.bootstrap_id, "pid": os.getpid(),
+                "s3_endpoints": self.s3_endpoints,
+                # Lets a harness check that no moto process outlives the emulator.
+                "s3_backend_pids": {j: self.state.r2.backends[j].pid for j in self.gateways}}

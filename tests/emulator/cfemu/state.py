@@ -141,6 +141,10 @@ class State:
         self.rate_limit, self.rate_window, self.rate_block = rate_limit, rate_window, rate_block
         self.tokens, self.by_hash, self.rate, self.faults, self.created = {}, {}, {}, [], 0
         self.log, self.counts, self.seq, self.writes, self.total = deque(), {}, 0, 0, 0
+        self.s3_log, self.s3_seq = deque(), 0
+        # Imported here: r2.py builds on this module's names.
+        from .r2 import R2  # pylint: disable=import-outside-toplevel
+        self.r2 = R2(self)  # buckets, temporary credentials, moto handles
         self.reset_all()
 
     # --- lifecycle / admin -------------------------------------------------
@@ -148,6 +152,7 @@ class State:
         with self.lock:
             self.tokens, self.by_hash, self.rate, self.faults = {}, {}, {}, []
             self.created = 0
+            self.r2.reset()  # no buckets (moto backends emptied), no temporary credentials
             self.reset_stats()
             self._add_bootstrap()
         return {"reset": True}
@@ -168,12 +173,14 @@ class State:
         with self.lock:
             self.log = deque(maxlen=20000)
             self.counts, self.seq, self.writes, self.total = {}, 0, 0, 0
+            self.s3_log, self.s3_seq = deque(maxlen=20000), 0
         return {"reset": True}
 
     def stats(self):
         with self.lock:
             return {"requests": [dict(e) for e in self.log], "counts": dict(self.counts),
-                    "writes": self.writes, "total": self.total}
+                    "writes": self.writes, "total": self.total,
+                    "s3_requests": [dict(e) for e in self.s3_log]}
 
     def configure(self, data):
         with self.lock:
@@ -237,6 +244,12 @@ class State:
                 key = fields["route"] or "(no route)"
                 self.counts[key] = self.counts.get(key, 0) + 1
             entry.update(fields)
+
+    def log_s3(self, entry):
+        """Append one S3 gateway request (s3.py); entries never hold secrets."""
+        with self.lock:
+            self.s3_seq += 1
+            self.s3_log.append(dict(entry, seq=self.s3_seq))
 
     def add_faults(self, specs):
         if not isinstance(specs, list):
@@ -517,25 +530,34 @@ class State:
                 raise forbidden  # unknown account: same answer as no access
             perm, resources = "account_tokens", [f"{SCOPE_ACCOUNT}.{self.account_id}", f"{SCOPE_ACCOUNT}.*"]
         perm += ".write" if write else ".read"
+        if not self.has_permission(tok, perm, resources):
+            raise forbidden
+
+    @staticmethod
+    def has_permission(tok, perm, resources):
+        """Whether a policy on one of resources grants perm; deny beats allow, default deny."""
         allowed = False
         for pol in tok["policies"]:
             if any(pol["resources"].get(r) == "*" for r in resources) and any(
                     perm in GROUPS_BY_ID[g["id"]][3] for g in pol["permission_groups"]):
                 if pol["effect"] == "deny":
-                    raise forbidden
+                    return False
                 allowed = True
-        if not allowed:
-            raise forbidden
+        return allowed
 
     # --- API operations -----------------------------------------------------------
-    def handle_api(self, op, scope, params, query, body, auth_header, client_ip):
+    def handle_api(self, op, scope, params, query, body, auth_header, client_ip, request_headers=None):
         """Run one API call atomically. Returns (status, payload, headers, token_id)."""
         with self.lock:
             tok, headers = None, {}
             try:
                 tok = self._authenticate(auth_header, client_ip)
                 headers = self._rate(tok)
-                return 200, getattr(self, "_op_" + op)(scope, params, query, body, tok), headers, tok["id"]
+                if scope == "r2":  # bucket and temp-credential endpoints: r2.py
+                    payload = self.r2.handle(op, params, query, body, request_headers, tok)
+                else:
+                    payload = getattr(self, "_op_" + op)(scope, params, query, body, tok)
+                return 200, payload, headers, tok["id"]
             except ApiError as err:
                 headers.update(err.headers)
                 return err.status, failure(err.errors), headers, tok["id"] if tok else None

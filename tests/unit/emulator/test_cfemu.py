@@ -401,7 +401,8 @@ def test_stats_log(client, emu):
     dump = json.dumps(stats)
     assert emu.bootstrap_token not in dump and tok["value"] not in dump
     client.admin("POST", "/stats/reset")
-    assert client.admin("GET", "/stats").json() == {"requests": [], "counts": {}, "writes": 0, "total": 0}
+    assert client.admin("GET", "/stats").json() == {"requests": [], "counts": {}, "writes": 0, "total": 0,
+                                                    "s3_requests": []}
 
 
 def test_faults_status_skip_and_list(client, emu):

@@ -151,3 +151,76 @@ def test_route_table_matches_schema(spec):
     for method, template in ops:
         path = template.replace("{account_id}", "a" * 32).replace("{token_id}", "b" * 32)
         assert match_route(method, path)[0] == f"{method} {template}"
+
+
+R2_READ = "b4992e1108244f5d8bfbd5744320c2e1"
+
+
+def test_r2_responses_validate(client, emu, spec):
+    """Bucket list/create and temp-access-credentials: every kind of answer, per jurisdiction."""
+    boot, aid = emu.bootstrap_token, emu.account_id
+    buckets, temp = f"/accounts/{aid}/r2/buckets", f"/accounts/{aid}/r2/temp-access-credentials"
+    seen = []
+
+    def call(method, path, token=boot, jurisdiction=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if jurisdiction:
+            headers["cf-r2-jurisdiction"] = jurisdiction
+        resp = client.api(method, path, token, headers=headers, **kwargs)
+        seen.append((method, path, resp))
+        return resp
+
+    for jurisdiction in (None, "default", "eu", "fedramp"):
+        assert call("POST", buckets, jurisdiction=jurisdiction,
+                    json={"name": f"b-{jurisdiction or 'none'}"}).status_code in (200, 409)
+    call("POST", buckets, jurisdiction="eu", json={"name": "hinted", "locationHint": "apac",
+                                                   "storageClass": "InfrequentAccess"})
+    assert call("POST", buckets, jurisdiction="eu", json={"name": "hinted"}).status_code == 409
+    assert call("POST", buckets, json={"name": "Bad_Name"}).status_code == 400
+    assert call("POST", buckets, json={"name": "ok-name", "locationHint": "mars"}).status_code == 400
+    assert call("POST", buckets, data="{", headers={"Content-Type": "application/json"}).status_code == 400
+    for jurisdiction in ("default", "eu", "fedramp"):
+        body = call("GET", buckets, jurisdiction=jurisdiction).json()
+        assert {b["jurisdiction"] for b in body["result"]["buckets"]} == {jurisdiction}
+    first = call("GET", buckets, jurisdiction="eu", params={"per_page": 1}).json()
+    call("GET", buckets, jurisdiction="eu", params={"per_page": 1, "cursor": first["result_info"]["cursor"]})
+    call("GET", buckets, params={"name_contains": "def", "direction": "desc", "order": "name", "start_after": "z"})
+    assert call("GET", buckets, params={"per_page": 0}).status_code == 400
+    assert call("GET", buckets, params={"cursor": "garbage"}).status_code == 400
+    assert call("GET", buckets, token=None).status_code == 400
+    assert call("GET", buckets, token="nope" * 10).status_code == 401
+    reader = client.seed(policies=[{"effect": "allow", "permission_groups": [{"id": R2_READ}],
+                                    "resources": acct(emu)}])
+    assert call("GET", buckets, token=reader["value"]).status_code == 200
+    assert call("POST", buckets, token=reader["value"], json={"name": "nope"}).status_code == 403
+    assert call("GET", f"/accounts/{'0' * 32}/r2/buckets").status_code == 403
+
+    parent = client.seed(policies=[{"effect": "allow", "permission_groups": [{"id": ITEM_READ}], "resources": {
+        f"com.cloudflare.edge.r2.bucket.{aid}_eu_hinted": "*"}}])
+    good = {"bucket": "hinted", "parentAccessKeyId": parent["id"], "permission": "object-read-only",
+            "ttlSeconds": 900, "prefixes": ["a/"], "objects": ["b.txt"]}
+    assert call("POST", temp, token=parent["value"], json=good).status_code == 200
+    assert call("POST", temp, json=good).status_code == 200  # an R2 admin may mint for others
+    assert call("POST", temp, token=parent["value"], json=dict(good, permission="object-read-write")).status_code == 403
+    assert call("POST", temp, token=parent["value"], json=dict(good, bucket="elsewhere")).status_code == 403
+    assert call("POST", temp, token=parent["value"], json=dict(good, ttlSeconds=0)).status_code == 400
+    assert call("POST", temp, token=parent["value"], json=dict(good, permission="read")).status_code == 400
+    assert call("POST", temp, json=dict(good, parentAccessKeyId="f" * 32)).status_code == 400
+    assert call("POST", temp, token=reader["value"], json=good).status_code == 403
+
+    statuses = set()
+    for method, path, resp in seen:
+        template = match_route(method, path)[0].split(" ", 1)[1]
+        _validator(spec, template, method, resp.status_code).validate(resp.json())
+        statuses.add(resp.status_code)
+    assert statuses == {200, 400, 401, 403, 409}
+
+
+def test_r2_routes_match_schema(spec):
+    """The emulator serves the schema's three R2 operations, same templates."""
+    ops = [(m.upper(), t) for t, item in spec["paths"].items() if "/r2/" in t for m in item]
+    assert sorted(ops) == [("GET", "/accounts/{account_id}/r2/buckets"), ("POST", "/accounts/{account_id}/r2/buckets"),
+                           ("POST", "/accounts/{account_id}/r2/temp-access-credentials")]
+    for method, template in ops:
+        path = template.replace("{account_id}", "a" * 32)
+        assert match_route(method, path)[0] == f"{method} {template}"
