@@ -27,6 +27,13 @@ CLOUDFLARE_API_TOKEN="$(field bootstrap_token)"
 CLOUDFLARE_ACCOUNT_ID="$(field account_id)"
 export CLOUDFLARE_API_TOKEN CLOUDFLARE_ACCOUNT_ID
 echo "demo: Cloudflare API emulator at $API_URL (account $CLOUDFLARE_ACCOUNT_ID)" >&2
+# The demo token is scoped to an EU bucket, which r2_token checks exists: create it in the emulator.
+python - "$(field admin_url)" <<'PY'
+import json, sys, urllib.request
+request = urllib.request.Request(sys.argv[1] + '/buckets', method='POST', headers={'Content-Type': 'application/json'},
+                                 data=json.dumps({'name': 'demo-bucket', 'jurisdiction': 'eu'}).encode())
+urllib.request.urlopen(request, timeout=30).read()
+PY
 
 ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False \
     ansible-playbook -i localhost, -c local -e ansible_python_interpreter="$REPO/.venv/bin/python" \

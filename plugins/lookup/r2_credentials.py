@@ -113,7 +113,7 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         if not HAS_REQUESTS:
             raise AnsibleLookupError('r2_credentials needs the Python library "requests" on the controller')
-        options = dict((name, self.get_option(name)) for name in
+        options = dict((name, self._templated(self.get_option(name))) for name in
                        ('account_id', 'api_url', 'validate_certs', 'timeout', 'retries', 'jurisdiction'))
         for name, env in LATE_ENV.items():
             if os.environ.get(env) and (not options.get(name) or self._from_default(name)):
@@ -148,6 +148,12 @@ class LookupModule(LookupBase):
                 'expires_on': verified.get('expires_on'),
             })
         return results
+
+    def _templated(self, value):
+        """Options taken from variables can arrive untemplated (``{{ cf_account_id }}``)."""
+        if isinstance(value, str) and self._templar is not None and ('{{' in value or '{%' in value):
+            return self._templar.template(value)
+        return value
 
     def _from_default(self, name):
         """True when an option only has its documented default (no Ansible source set it)."""

@@ -68,10 +68,25 @@ def matrix():
     return cases
 
 
+def create_case_buckets(cf, cases):
+    """r2_token checks that scoped buckets exist, so every bucket a case names is created first."""
+    wanted = set()
+    for case in cases:
+        for step in (case, case['change']):
+            for bucket in step.get('buckets', []):
+                if isinstance(bucket, dict):
+                    wanted.add((bucket['jurisdiction'], bucket['name']))
+                else:
+                    wanted.add((case.get('jurisdiction', 'default'), bucket))
+    for jurisdiction, name in sorted(wanted):
+        cf.create_bucket(name, jurisdiction)
+
+
 def test_lifecycle_matrix_at_vvvv_leaks_nothing(cf, run_playbook, tmp_path):
     """The full sequence for every case, run at -vvvv, with the output scanned for every secret it made."""
     secrets_file = tmp_path / 'secrets.json'
     cases = matrix()
+    create_case_buckets(cf, cases)
     result = run_playbook('token_matrix.yml', extra_vars={'cases': cases, 'secrets_file': str(secrets_file)},
                           verbosity=4)
     assert result.rc == 0, result.describe()[-6000:]
@@ -89,11 +104,14 @@ def test_lifecycle_matrix_at_vvvv_leaks_nothing(cf, run_playbook, tmp_path):
 def test_request_budget_per_run(cf, run_playbook, tmp_path):
     """What each kind of run costs in API requests (reported in the README)."""
     budget_file = tmp_path / 'budget.json'
+    cf.create_bucket('budget-a')
+    cf.create_bucket('budget-b')
     result = run_playbook('token_budget.yml', extra_vars={'budget_file': str(budget_file)})
     assert result.rc == 0, result.describe()[-4000:]
     counts = json.loads(budget_file.read_text())
-    # One listing (T/50 pages; T < 50 here), one permission-group lookup, one write.
-    assert counts == {'create': 3, 'no_change': 1, 'update': 3, 'rotate': 2, 'delete': 2}, counts
+    # One listing (T/50 pages; T < 50 here), one bucket listing per jurisdiction on writes that
+    # set buckets, one permission-group lookup, one write.
+    assert counts == {'create': 4, 'no_change': 1, 'update': 4, 'rotate': 2, 'delete': 2}, counts
 
 
 def test_bad_input_fails_clearly_without_writes(cf, run_playbook):
@@ -127,6 +145,7 @@ FAULTS = [
 def run_fault_playbook(cf, run_playbook, tmp_path, faults):
     """Fault runs use the emulator directly: the official schema documents only 200 and 4XX
     answers, so injected 5xx, resets and hangs are transport faults that Prism would flag."""
+    cf.create_bucket('fault-bucket')
     cf.add_faults(faults)
     secrets_file = tmp_path / 'secrets.json'
     result = run_playbook('faults.yml', extra_vars={'secrets_file': str(secrets_file)}, direct=True, verbosity=1)
