@@ -27,14 +27,13 @@ import hmac
 import http.client
 import re
 import socket
-import socketserver
-import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections import namedtuple
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from .httpserver import serve
 from .r2 import CAPS, LOCATIONS, label, token_access, valid_bucket_name
 from .s3auth import (CHECKSUMS, HEX64, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER,
                      STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, S3Error, decode_aws_chunked, denied, expired,
@@ -182,14 +181,7 @@ class S3Gateway:
         self._server = self._thread = None
 
     def start(self):
-        cls = _S3Server
-        if ":" in self.host:
-            cls = type("_S3Server6", (_S3Server,), {"address_family": socket.AF_INET6})
-        self._server = cls((self.host, 0), _S3Handler)
-        self._server.gateway = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"cfemu-s3-{self.jurisdiction}", daemon=True)
-        self._thread.start()
+        self._server, self._thread = serve(self.host, 0, _S3Handler, f"cfemu-s3-{self.jurisdiction}", gateway=self)
         return self
 
     def stop(self):
@@ -514,18 +506,6 @@ class S3Gateway:
         if req.method == "HEAD":  # keep the object size: a HEAD answer has no body to measure
             out += [(n, v) for n, v in resp_headers if n.lower() == "content-length"]
         return status, out, data
-
-
-class _S3Server(ThreadingHTTPServer):
-    gateway = None
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def server_bind(self):
-        # Skip HTTPServer's getfqdn() reverse lookup: it can stall without DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
 
 
 class _S3Handler(BaseHTTPRequestHandler):

@@ -16,13 +16,13 @@ import re
 import secrets
 import select
 import socket
-import socketserver
 import struct
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from .backends import BackendError, MotoGroup
+from .httpserver import serve
 from .r2 import JURISDICTIONS
 from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, MSG_RATE_LIMITED, ApiError, State, failure
 
@@ -243,18 +243,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"error": str(err)})
 
 
-class _Server(ThreadingHTTPServer):
-    emu = None  # the owning Emulator, set by Emulator.start()
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def server_bind(self):
-        # Skip HTTPServer's getfqdn() reverse lookup: it can stall without DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
 class Emulator:
     """In-process emulator: Emulator(...).start(); .api_url; .s3_endpoints; .stop().
 
@@ -280,15 +268,8 @@ class Emulator:
             self._moto = MotoGroup(JURISDICTIONS).start() if self.s3 else None
             backends = self._moto.backends if self._moto else {}
             self.state.r2.backends = backends
-            server_cls = _Server
-            if ":" in self.host:
-                server_cls = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-            self._server = server_cls((self.host, self.port), _Handler)
-            self._server.emu = self
+            self._server, self._thread = serve(self.host, self.port, _Handler, "cfemu", emu=self)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="cfemu", daemon=True)
-            self._thread.start()
             if backends:
                 # Imported only here: the S3 side needs botocore, the token API only the stdlib.
                 from .s3 import S3Gateway  # pylint: disable=import-outside-toplevel
