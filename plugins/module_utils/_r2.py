@@ -524,14 +524,43 @@ def validate_actions(actions):
     return actions
 
 
-def parent_permission(raw_token, account_id, bucket, jurisdiction):
-    """The parent's permission as it applies to one bucket, or None if it grants nothing there."""
-    permission, buckets = decode_policies(raw_token.get('policies'), account_id)
-    if permission is None:
-        return None
-    if permission in OBJECT_PERMISSIONS and buckets is not None and (jurisdiction, bucket) not in buckets:
-        return None
-    return permission
+def r2_grants(policies, account_id):
+    """The R2 permissions a token's policies grant on this account, as (permission, buckets) pairs.
+
+    Unlike ``decode_policies`` this reads any token, such as one that also manages
+    tokens. Returns None when the policies cannot be judged locally (a deny on an
+    R2 group, or resources of a shape this model does not read): Cloudflare decides then.
+    """
+    grants = []
+    for policy in policies or []:
+        names = [(g or {}).get('name') for g in policy.get('permission_groups') or []]
+        held = [PERMISSION_BY_GROUP_NAME[n] for n in names if n in PERMISSION_BY_GROUP_NAME]
+        if not held:
+            continue
+        if policy.get('effect') != 'allow':
+            return None
+        for permission in held:
+            single = [{'effect': 'allow', 'permission_groups': [{'name': PERMISSION_GROUP_NAMES[permission]}],
+                       'resources': policy.get('resources')}]
+            decoded = decode_policies(single, account_id)
+            if decoded[0] is None:
+                return None
+            grants.append(decoded)
+    return grants
+
+
+def parent_covers(raw_token, account_id, bucket, jurisdiction, permission):
+    """Whether a parent token may grant ``permission`` on one bucket: (True|False|None, what it holds there).
+
+    None means "cannot tell locally" (see ``r2_grants``).
+    """
+    grants = r2_grants(raw_token.get('policies'), account_id)
+    if grants is None:
+        return None, None
+    held = [p for p, buckets in grants
+            if p in ADMIN_PERMISSIONS or buckets is None or (jurisdiction, bucket) in buckets]
+    best = max(held, key=PERMISSIONS.index) if held else None
+    return any(permission_covers(p, permission) for p in held), best
 
 
 def _b64url(data):

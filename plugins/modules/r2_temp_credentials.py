@@ -278,8 +278,9 @@ def mint_via_api(r2, account_id, scope):
     # A missing bucket first: it is the more basic mistake, and out of any parent's scope.
     parent = read_parent(client, account_id, scope['parent_access_key_id'])
     if parent is not None:
-        held = _r2.parent_permission(parent, account_id, scope['bucket'], scope['jurisdiction'])
-        if held is None or not _r2.permission_covers(held, scope['permission']):
+        allowed, held = _r2.parent_covers(parent, account_id, scope['bucket'], scope['jurisdiction'],
+                                          scope['permission'])
+        if allowed is False:
             raise _r2.R2ValueError(refusal_message(scope, held))
     body = {
         'bucket': scope['bucket'],

@@ -200,3 +200,32 @@ def test_duplicate_error_lists_ids():
     b = fake.add_token('dup')
     err = _r2.DuplicateTokenError('dup', store.find('dup'))
     assert a['id'] in str(err) and b['id'] in str(err) and 'Nothing was changed' in str(err)
+
+
+def _policy(group, resources, effect='allow'):
+    return {'effect': effect, 'permission_groups': [{'id': 'g' * 32, 'name': group}], 'resources': resources}
+
+
+def test_parent_covers_reads_tokens_with_several_policies():
+    account = {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}
+    manager = {'policies': [_policy('Account API Tokens Write', account), _policy('Workers R2 Storage Write', account)]}
+    for permission in _r2.PERMISSIONS:
+        assert _r2.parent_covers(manager, ACCOUNT, 'any', 'eu', permission) == (True, 'admin_read_write')
+    mixed = {'policies': [
+        _policy('Workers R2 Storage Bucket Item Read', {_r2.bucket_resource(ACCOUNT, 'eu', 'a'): '*'}),
+        _policy('Workers R2 Storage Bucket Item Write', {_r2.bucket_resource(ACCOUNT, 'default', 'b'): '*'}),
+    ]}
+    assert _r2.parent_covers(mixed, ACCOUNT, 'a', 'eu', 'object_read_only') == (True, 'object_read_only')
+    assert _r2.parent_covers(mixed, ACCOUNT, 'a', 'eu', 'object_read_write') == (False, 'object_read_only')
+    assert _r2.parent_covers(mixed, ACCOUNT, 'b', 'default', 'object_read_write') == (True, 'object_read_write')
+    assert _r2.parent_covers(mixed, ACCOUNT, 'b', 'eu', 'object_read_only') == (False, None)
+    assert _r2.parent_covers({'policies': []}, ACCOUNT, 'a', 'eu', 'object_read_only') == (False, None)
+
+
+def test_parent_covers_leaves_undecidable_tokens_to_cloudflare():
+    denied = {'policies': [_policy('Workers R2 Storage Write', {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}),
+                           _policy('Workers R2 Storage Bucket Item Write',
+                                   {_r2.bucket_resource(ACCOUNT, 'eu', 'a'): '*'}, effect='deny')]}
+    assert _r2.parent_covers(denied, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
+    every_account = {'policies': [_policy('Workers R2 Storage Read', {'com.cloudflare.api.account.*': '*'})]}
+    assert _r2.parent_covers(every_account, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
