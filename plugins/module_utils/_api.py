@@ -93,10 +93,6 @@ class CloudflareApiError(CloudflareError):
         self.path = path
         self.request_id = request_id
 
-    @property
-    def codes(self):
-        return [e.get('code') for e in self.errors if isinstance(e, dict)]
-
 
 class CloudflareAuthError(CloudflareApiError):
     """HTTP 401: the API token itself is not accepted."""

@@ -416,9 +416,6 @@ class TokenStore:
     def delete(self, token_id):
         return self.client.call('DELETE', '%s/%s' % (self.base, token_id))
 
-    def verify_path(self):
-        return self.base + '/verify'
-
 
 class DuplicateTokenError(R2ValueError):
     def __init__(self, name, tokens):
