@@ -26,14 +26,12 @@ import hashlib
 import hmac
 import http.client
 import re
-import socket
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections import namedtuple
-from http.server import BaseHTTPRequestHandler
 
-from .httpserver import serve
+from .httpserver import LoopbackHandler, serve
 from .r2 import CAPS, LOCATIONS, label, token_access, valid_bucket_name
 from .s3auth import (CHECKSUMS, HEX64, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER,
                      STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, S3Error, decode_aws_chunked, denied, expired,
@@ -508,27 +506,16 @@ class S3Gateway:
         return status, out, data
 
 
-class _S3Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class _S3Handler(LoopbackHandler):
 
     def version_string(self):
         return "cloudflare"
 
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        if self.server.gateway.verbose:
-            super().log_message(format, *args)
+    def respond(self):
+        self._serve()
 
-    def do_GET(self):  # pylint: disable=invalid-name
-        try:
-            self._serve()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_GET
+    def verbose(self):
+        return self.server.gateway.verbose
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

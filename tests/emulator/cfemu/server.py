@@ -19,10 +19,9 @@ import socket
 import struct
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 from .backends import BackendError, MotoGroup
-from .httpserver import serve
+from .httpserver import LoopbackHandler, serve
 from .r2 import JURISDICTIONS
 from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, MSG_RATE_LIMITED, ApiError, State, failure
 
@@ -71,27 +70,14 @@ def match_route(method, path):
     raise ApiError(404, E_NO_ROUTE, "No route for the URI")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+class _Handler(LoopbackHandler):
     server_version = "cfemu"
 
-    def setup(self):
-        super().setup()
-        # Headers and body go out in two writes; without NODELAY, Nagle plus
-        # delayed ACKs add ~40 ms to every keep-alive request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def respond(self):
+        self._dispatch()
 
-    def do_GET(self):  # pylint: disable=invalid-name
-        try:
-            self._dispatch()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        if self.server.emu.verbose:
-            super().log_message(format, *args)
+    def verbose(self):
+        return self.server.emu.verbose
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
