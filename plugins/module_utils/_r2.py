@@ -31,7 +31,9 @@ import time
 from urllib.parse import urlparse
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
+    CloudflareApiError,
     CloudflareAuthError,
+    CloudflareNotFound,
     CloudflarePermissionError,
     CloudflareUncertainWrite,
 )
@@ -426,6 +428,66 @@ class DuplicateTokenError(R2ValueError):
         self.ids = ids
 
 
+# -- token specs (r2_token, r2_credential_set) ---------------------------------
+
+def token_spec(params):
+    """Validate every option before any API call; returns the spec of the token."""
+    validate_token_name(params['name'])
+    permission = params['permission']
+    buckets = normalize_buckets(params['buckets'], params['jurisdiction'])
+    if permission in ADMIN_PERMISSIONS and buckets:
+        raise R2ValueError('buckets: must be empty with permission=%s: admin permissions cover every bucket of '
+                           'the account; use object_read_write or object_read_only to limit a token to buckets'
+                           % permission)
+    spec = {
+        'name': params['name'],
+        'permission': permission,
+        'buckets': buckets or None,
+        'ip_allow': None if params['ip_allow'] is None else normalize_cidrs(params['ip_allow'], 'ip_allow'),
+        'ip_deny': None if params['ip_deny'] is None else normalize_cidrs(params['ip_deny'], 'ip_deny'),
+        'expires_on': params['expires_on'],
+        'not_before': params['not_before'],
+    }
+    for field in ('expires_on', 'not_before'):
+        if spec[field] not in (None, ''):
+            spec[field] = normalize_time(spec[field], field)
+    given_expiry = spec['expires_on'] or None
+    given_start = spec['not_before'] or None
+    if given_expiry:
+        validate_validity(given_expiry, given_start)
+    return spec
+
+
+def merge_unmanaged(spec, current):
+    """Options left out (None) keep the current token's value; '' clears a time."""
+    merged = dict(spec)
+    for field in ('ip_allow', 'ip_deny', 'expires_on', 'not_before'):
+        if merged[field] is None:
+            merged[field] = current.get(field) if current else None
+        if merged[field] in ('', []):
+            merged[field] = [] if field.startswith('ip_') else None
+    for field in ('ip_allow', 'ip_deny'):
+        merged[field] = merged[field] or []
+    return merged
+
+
+def comparable_token(view):
+    """The compared fields of a decoded token, or of a spec, in one shape."""
+    if view is None:
+        return None
+    buckets = view.get('buckets')
+    if buckets and isinstance(buckets[0], dict):
+        buckets = sorted((b['jurisdiction'], b['name']) for b in buckets)
+    return {
+        'permission': view.get('permission'),
+        'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
+        'ip_allow': list(view.get('ip_allow') or []),
+        'ip_deny': list(view.get('ip_deny') or []),
+        'expires_on': view.get('expires_on'),
+        'not_before': view.get('not_before'),
+    }
+
+
 # -- buckets ----------------------------------------------------------------
 
 def bucket_names(client, account_id, jurisdiction):
@@ -558,6 +620,64 @@ def parent_covers(raw_token, account_id, bucket, jurisdiction, permission):
             if p in ADMIN_PERMISSIONS or buckets is None or (jurisdiction, bucket) in buckets]
     best = max(held, key=PERMISSIONS.index) if held else None
     return any(permission_covers(p, permission) for p in held), best
+
+
+def read_parent(client, account_id, parent_id):
+    """The parent token, if the API token may read it; None otherwise."""
+    for path in ('/accounts/%s/tokens/%s' % (account_id, parent_id), '/user/tokens/%s' % parent_id):
+        try:
+            return client.call('GET', path)
+        except (CloudflareNotFound, CloudflarePermissionError):
+            continue
+    return None
+
+
+def temp_refusal_message(scope, parent_permission=None):
+    held = ' (the parent holds %s on it)' % parent_permission if parent_permission else ''
+    return ('permission: %s on bucket %r is higher than the parent token %s allows%s; temporary credentials can '
+            'never exceed their parent' % (scope['permission'], scope['bucket'], scope['parent_access_key_id'], held))
+
+
+def _error_summary(exc):
+    return '; '.join('%s %s' % (e.get('code'), e.get('message')) for e in exc.errors if isinstance(e, dict)) or str(exc)
+
+
+def mint_temporary_credentials(client, account_id, scope, parent=None):
+    """POST temp-access-credentials for one scope (bucket, jurisdiction, permission, ttl_seconds, prefixes,
+    objects, parent_access_key_id); returns the credentials with ``expires_at`` (epoch seconds).
+
+    ``parent`` is the parent token as read from the API, when it could be read: then a permission above the
+    parent's is refused here, before the write. Cloudflare's own refusal is reworded the same way.
+    """
+    if parent is not None:
+        allowed, held = parent_covers(parent, account_id, scope['bucket'], scope['jurisdiction'], scope['permission'])
+        if allowed is False:
+            raise R2ValueError(temp_refusal_message(scope, held))
+    body = {
+        'bucket': scope['bucket'],
+        'parentAccessKeyId': scope['parent_access_key_id'],
+        'permission': to_api_permission(scope['permission']),
+        'ttlSeconds': scope['ttl_seconds'],
+    }
+    if scope.get('prefixes'):
+        body['prefixes'] = scope['prefixes']
+    if scope.get('objects'):
+        body['objects'] = scope['objects']
+    # The response carries no expiry: it is computed from the time of the request.
+    issued = int(time.time())
+    try:
+        result = client.call('POST', '/accounts/%s/r2/temp-access-credentials' % account_id, body=body)
+    except CloudflareApiError as exc:
+        text = str(exc).lower()
+        if exc.status in (400, 403) and ('parent' in text or 'permission' in text) and 'ttl' not in text:
+            raise R2ValueError('%s (Cloudflare: %s)' % (temp_refusal_message(scope), _error_summary(exc)))
+        raise
+    return {
+        'access_key_id': result['accessKeyId'],
+        'secret_access_key': result['secretAccessKey'],
+        'session_token': result['sessionToken'],
+        'expires_at': issued + scope['ttl_seconds'],
+    }
 
 
 def _b64url(data):

@@ -212,13 +212,7 @@ scope:
 '''
 
 import datetime
-import time
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
-    CloudflareApiError,
-    CloudflareNotFound,
-    CloudflarePermissionError,
-)
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
@@ -248,22 +242,6 @@ def validate(params, account_id):
     return scope
 
 
-def read_parent(client, account_id, parent_id):
-    """The parent token, if the API token may read it; None otherwise."""
-    for path in ('/accounts/%s/tokens/%s' % (account_id, parent_id), '/user/tokens/%s' % parent_id):
-        try:
-            return client.call('GET', path)
-        except (CloudflareNotFound, CloudflarePermissionError):
-            continue
-    return None
-
-
-def refusal_message(scope, parent_permission=None):
-    held = ' (the parent holds %s on it)' % parent_permission if parent_permission else ''
-    return ('permission: %s on bucket %r is higher than the parent token %s allows%s; temporary credentials can '
-            'never exceed their parent' % (scope['permission'], scope['bucket'], scope['parent_access_key_id'], held))
-
-
 def mint_via_api(r2, account_id, scope):
     client = r2.client()
     if not scope['parent_access_key_id']:
@@ -276,41 +254,8 @@ def mint_via_api(r2, account_id, scope):
                            'may not list buckets. Set check_bucket=false to skip the check.'
                            % (scope['bucket'], scope['jurisdiction']))
     # A missing bucket first: it is the more basic mistake, and out of any parent's scope.
-    parent = read_parent(client, account_id, scope['parent_access_key_id'])
-    if parent is not None:
-        allowed, held = _r2.parent_covers(parent, account_id, scope['bucket'], scope['jurisdiction'],
-                                          scope['permission'])
-        if allowed is False:
-            raise _r2.R2ValueError(refusal_message(scope, held))
-    body = {
-        'bucket': scope['bucket'],
-        'parentAccessKeyId': scope['parent_access_key_id'],
-        'permission': _r2.to_api_permission(scope['permission']),
-        'ttlSeconds': scope['ttl_seconds'],
-    }
-    if scope['prefixes']:
-        body['prefixes'] = scope['prefixes']
-    if scope['objects']:
-        body['objects'] = scope['objects']
-    issued = int(time.time())
-    try:
-        result = client.call('POST', '/accounts/%s/r2/temp-access-credentials' % account_id, body=body)
-    except CloudflareApiError as exc:
-        # Cloudflare refuses a permission above the parent's; say it the way the local check does.
-        text = str(exc).lower()
-        if exc.status in (400, 403) and ('parent' in text or 'permission' in text) and 'ttl' not in text:
-            raise _r2.R2ValueError('%s (Cloudflare: %s)' % (refusal_message(scope), _short(exc)))
-        raise
-    return {
-        'access_key_id': result['accessKeyId'],
-        'secret_access_key': result['secretAccessKey'],
-        'session_token': result['sessionToken'],
-        'expires_at': issued + scope['ttl_seconds'],
-    }
-
-
-def _short(exc):
-    return '; '.join('%s %s' % (e.get('code'), e.get('message')) for e in exc.errors if isinstance(e, dict)) or str(exc)
+    return _r2.mint_temporary_credentials(client, account_id, scope,
+                                          _r2.read_parent(client, account_id, scope['parent_access_key_id']))
 
 
 def main():

@@ -263,72 +263,11 @@ token_value:
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
-# Fields that make up the desired state; compared for idempotence and shown in diffs.
-COMPARED = ('permission', 'buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before')
-
-
-def desired_state(params, account_id):
-    """Validate every option before any API call; returns the spec of the token."""
-    _r2.validate_token_name(params['name'])
-    permission = params['permission']
-    buckets = _r2.normalize_buckets(params['buckets'], params['jurisdiction'])
-    if permission in _r2.ADMIN_PERMISSIONS and buckets:
-        raise _r2.R2ValueError('buckets: must be empty with permission=%s: admin permissions cover every bucket of '
-                               'the account; use object_read_write or object_read_only to limit a token to buckets'
-                               % permission)
-    spec = {
-        'name': params['name'],
-        'permission': permission,
-        'buckets': buckets or None,
-        'ip_allow': None if params['ip_allow'] is None else _r2.normalize_cidrs(params['ip_allow'], 'ip_allow'),
-        'ip_deny': None if params['ip_deny'] is None else _r2.normalize_cidrs(params['ip_deny'], 'ip_deny'),
-        'expires_on': params['expires_on'],
-        'not_before': params['not_before'],
-    }
-    for field in ('expires_on', 'not_before'):
-        if spec[field] not in (None, ''):
-            spec[field] = _r2.normalize_time(spec[field], field)
-    given_expiry = spec['expires_on'] or None
-    given_start = spec['not_before'] or None
-    if given_expiry:
-        _r2.validate_validity(given_expiry, given_start)
-    return spec
-
-
-def merge_unmanaged(spec, current):
-    """Options left out (None) keep the current token's value; '' clears a time."""
-    merged = dict(spec)
-    for field in ('ip_allow', 'ip_deny', 'expires_on', 'not_before'):
-        if merged[field] is None:
-            merged[field] = current.get(field) if current else None
-        if merged[field] in ('', []):
-            merged[field] = [] if field.startswith('ip_') else None
-    for field in ('ip_allow', 'ip_deny'):
-        merged[field] = merged[field] or []
-    return merged
-
-
-def comparable(view):
-    """The compared fields of a decoded token, or of a spec, in one shape."""
-    if view is None:
-        return None
-    buckets = view.get('buckets')
-    if buckets and isinstance(buckets[0], dict):
-        buckets = sorted((b['jurisdiction'], b['name']) for b in buckets)
-    return {
-        'permission': view.get('permission'),
-        'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
-        'ip_allow': list(view.get('ip_allow') or []),
-        'ip_deny': list(view.get('ip_deny') or []),
-        'expires_on': view.get('expires_on'),
-        'not_before': view.get('not_before'),
-    }
-
 
 def predicted_token(spec, current, owner):
     token = dict(current or {'id': None, 'name': spec['name'], 'owner': owner, 'status': 'active',
                              'issued_on': None, 'modified_on': None, 'last_used_on': None})
-    token.update(comparable(spec))
+    token.update(_r2.comparable_token(spec))
     token['all_buckets'] = spec['permission'] in _r2.OBJECT_PERMISSIONS and not spec['buckets']
     return token
 
@@ -336,7 +275,7 @@ def predicted_token(spec, current, owner):
 def diff_view(token):
     if token is None:
         return {}
-    view = comparable(token)
+    view = _r2.comparable_token(token)
     view.update({'name': token.get('name'), 'owner': token.get('owner'), 'status': token.get('status')})
     return view
 
@@ -367,7 +306,7 @@ def run(r2):
     params = r2.params
     account_id = r2.account_id()
     owner = params['owner']
-    spec = desired_state(params, account_id) if params['state'] == 'present' else None
+    spec = _r2.token_spec(params) if params['state'] == 'present' else None
     if spec is None:
         _r2.validate_token_name(params['name'])
     store = _r2.TokenStore(r2.client(), account_id, owner)
@@ -389,11 +328,12 @@ def run(r2):
             result['diff'] = {'before': diff_view(current), 'after': {}}
         return result
 
-    spec = merge_unmanaged(spec, current)
+    spec = _r2.merge_unmanaged(spec, current)
     if (params['expires_on'] or params['not_before']) and spec['expires_on']:
         # One of the pair was given and the other kept from the token: check them together.
         _r2.validate_validity(spec['expires_on'], spec['not_before'])
-    if spec['buckets'] and params['check_buckets'] and (current is None or comparable(current) != comparable(spec)):
+    drifted = current is None or _r2.comparable_token(current) != _r2.comparable_token(spec)
+    if spec['buckets'] and params['check_buckets'] and drifted:
         unchecked = _r2.check_buckets_exist(store.client, account_id, spec['buckets'])
         if unchecked:
             r2.module.warn('check_buckets: could not confirm that the buckets exist in jurisdiction(s) %s: the API '
@@ -408,12 +348,12 @@ def run(r2):
             created = store.create(spec)
             secret_value = created.get('value')
             token = _r2.decode_token(created, account_id, owner)
-            if comparable(token) != comparable(spec):
+            if _r2.comparable_token(token) != _r2.comparable_token(spec):
                 # Only when a timed-out create was adopted: bring it to the spec.
                 token = _r2.decode_token(store.update(token['id'], spec, created), account_id, owner)
     else:
         token = current
-        if comparable(current) != comparable(spec):
+        if _r2.comparable_token(current) != _r2.comparable_token(spec):
             result['changed'] = True
             if r2.check_mode:
                 token = predicted_token(spec, current, owner)
