@@ -198,92 +198,29 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-MASK = '********'
-BUILTIN_SECRET_KEYS = ('aws_secret_access_key', 'aws_session_token', 'secret_access_key', 'session_token',
-                       'secret_key', 'access_token')
-NESTED_INDENT = '  '
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._profile import (
+    ENTRY_RE,
+    is_blank,
+    is_comment,
+    key_blocks,
+    normalize_section,
+    parse_entry,
+    read_text,
+    secret_key_set,
+    section_name,
+    split_sections,
+)
 
-_HEADER_RE = re.compile(r'^\[(?P<name>.+)\]')
-_ENTRY_RE = re.compile(r'^(?P<indent>[ \t]*)(?P<key>[^=:\s#;\[][^=:]*?)[ \t]*(?P<delim>[=:])[ \t]*(?P<value>.*?)\s*$')
+MASK = '********'
+NESTED_INDENT = '  '
 
 
 class ProfileError(Exception):
     pass
 
 
-# ----------------------------------------------------------------- parsing
-
 def _newline_of(line):
     return line[len(line.rstrip('\r\n')):]
-
-
-def _is_blank(line):
-    return not line.strip()
-
-
-def _is_comment(line):
-    return line.lstrip()[:1] in ('#', ';')
-
-
-def _is_indented(line):
-    return line[:1] in (' ', '\t')
-
-
-def normalize_section(name):
-    return ' '.join(name.split())
-
-
-def section_name(line):
-    """Section name of a header line (not indented), else None."""
-    if _is_indented(line):
-        return None
-    match = _HEADER_RE.match(line.strip())
-    return normalize_section(match.group('name')) if match else None
-
-
-def parse_entry(line):
-    """(key, value) of a ``key = value`` line, else None."""
-    if _is_blank(line) or _is_comment(line):
-        return None
-    match = _ENTRY_RE.match(line.rstrip('\r\n'))
-    if not match:
-        return None
-    return match.group('key').strip(), match.group('value')
-
-
-def split_sections(lines):
-    """[(name or None, start, end)] covering every line: the preamble, then one span per header."""
-    spans = []
-    start, name = 0, None
-    for index, line in enumerate(lines):
-        header = section_name(line)
-        if header is not None:
-            spans.append((name, start, index))
-            start, name = index, header
-    spans.append((name, start, len(lines)))
-    return spans
-
-
-def key_blocks(lines, start, end):
-    """Key blocks of a body: [{key, value, start, end}], ``end`` after the last continuation line.
-
-    A continuation is an indented, non-blank line after a key line (comments included).
-    """
-    blocks = []
-    current = None
-    for index in range(start, end):
-        line = lines[index]
-        if current is not None and _is_indented(line) and not _is_blank(line):
-            current['end'] = index + 1
-            continue
-        current = None
-        if _is_indented(line):
-            continue
-        entry = parse_entry(line)
-        if entry:
-            current = {'key': entry[0], 'value': entry[1], 'start': index, 'end': index + 1}
-            blocks.append(current)
-    return blocks
 
 
 # --------------------------------------------------------------- rendering
@@ -349,13 +286,13 @@ def _nested_lines(block_lines, sub_values, newline, key, report):
     out = list(block_lines)
     indent = None
     for line in out:
-        if not _is_blank(line) and not _is_comment(line) and parse_entry(line.lstrip()):
+        if not is_blank(line) and not is_comment(line) and parse_entry(line.lstrip()):
             indent = line[:len(line) - len(line.lstrip())]
             break
     indent = indent or NESTED_INDENT
     for sub_key, sub_value in sub_values.items():
         positions = [i for i, line in enumerate(out)
-                     if not _is_comment(line) and parse_entry(line.lstrip())
+                     if not is_comment(line) and parse_entry(line.lstrip())
                      and parse_entry(line.lstrip())[0].lower() == sub_key.lower()]
         name = '%s.%s' % (key, sub_key)
         if sub_value is None:
@@ -377,7 +314,7 @@ def _nested_lines(block_lines, sub_values, newline, key, report):
                 if name not in report['updated']:
                     report['updated'].append(name)
         else:
-            last_entry = max([i for i, line in enumerate(out) if not _is_comment(line)] or [-1])
+            last_entry = max([i for i, line in enumerate(out) if not is_comment(line)] or [-1])
             out.insert(last_entry + 1, render_line(indent, sub_key, sub_value, newline))
             report['added'].append(name)
     return out
@@ -467,10 +404,10 @@ def apply(text, section_title, values, state):
                 report['removed'].append(block['key'])
             stop = blocks[-1]['end'] if blocks else start + 1
             # blank lines that separated it from what follows go too
-            while stop < end and _is_blank(lines[stop]):
+            while stop < end and is_blank(lines[stop]):
                 stop += 1
             del lines[start:stop]
-        while at_end and lines and _is_blank(lines[-1]):
+        while at_end and lines and is_blank(lines[-1]):
             # the blank line that separated the removed last section
             lines.pop()
         if lines and not lines[-1].endswith(('\n', '\r')):
@@ -491,7 +428,7 @@ def apply(text, section_title, values, state):
     if lines:
         if not lines[-1].endswith(('\n', '\r')):
             lines[-1] += newline
-        if not _is_blank(lines[-1]):
+        if not is_blank(lines[-1]):
             lines.append(newline)
     lines.extend(section)
     return ''.join(lines), '', ''.join(section), report
@@ -503,9 +440,9 @@ def mask_section(text, secret_keys):
     """The section text with the values of secret keys (at any depth) replaced by the mask."""
     out = []
     for line in text.splitlines(True):
-        entry = None if (_is_comment(line) or section_name(line) is not None) else parse_entry(line.lstrip())
+        entry = None if (is_comment(line) or section_name(line) is not None) else parse_entry(line.lstrip())
         if entry and entry[0].lower() in secret_keys and entry[1] != '':
-            match = _ENTRY_RE.match(line.rstrip('\r\n'))
+            match = ENTRY_RE.match(line.rstrip('\r\n'))
             line = '%s%s %s %s%s' % (match.group('indent'), match.group('key'), match.group('delim'), MASK,
                                      _newline_of(line))
         out.append(line)
@@ -529,11 +466,6 @@ def leaf_strings(values, secret_keys=None):
 
 
 # -------------------------------------------------------------------- main
-
-def read_text(path):
-    with open(to_bytes(path, errors='surrogate_or_strict'), 'rb') as handle:
-        return to_text(handle.read(), errors='surrogate_or_strict')
-
 
 def write_atomically(module, path, text, creating):
     directory = os.path.dirname(path) or '.'
@@ -567,7 +499,7 @@ def main():
     )
     params = module.params
     values = params['values'] or {}
-    secret_keys = set(k.lower() for k in BUILTIN_SECRET_KEYS) | set(k.lower() for k in params['secret_keys'])
+    secret_keys = secret_key_set(params['secret_keys'])
     # values is no_log so that nothing of it reaches the target's log; in the result only the secrets stay masked,
     # so that diffs and the invocation keep readable non-secret values (region, endpoint, ...).
     secrets = set(leaf_strings(values, secret_keys))

@@ -15,11 +15,13 @@ import stat
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_profile
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import (
+    message_of,
+    patch_module_exits,
+    result_of,
+    run_module,
+)
 
 # long, random-looking fakes: no_log masks by value, short ones would mask unrelated text
 SECRET = 'Zq8Xv3Lm0Rt7Yp2Wk5Hs9Dn4Gb6Jc1Fa8Ue3Io0Pq7Mw2Nx5By9Tz4Kr6Vs1Cd8E'
@@ -41,56 +43,21 @@ FOREIGN = (
 )
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
 def _exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs['warnings'] = list(warnings.get_warning_messages())
-        raise ModuleExit(self._return_formatted_for_test(kwargs), False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise ModuleExit(self._return_formatted_for_test(kwargs), True)
-
-    def formatted(self, kwargs):
-        # what the controller would receive: no_log values scrubbed like _return_formatted does
-        kwargs.setdefault('invocation', {'module_args': self.params})
-        return basic.remove_values(kwargs, self.no_log_values)
-
-    monkeypatch.setattr(warnings, '_global_warnings', {})
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, '_return_formatted_for_test', formatted, raising=False)
+    patch_module_exits(monkeypatch)
 
 
 def run(check=False, diff=False, **args):
-    params = dict(args)
-    if check:
-        params['_ansible_check_mode'] = True
-    if diff:
-        params['_ansible_diff'] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as exit_info:
-            r2_profile.main()
-    return exit_info.value
+    return run_module(r2_profile, args, check=check, diff=diff)
 
 
 def ok(**args):
-    outcome = run(**args)
-    assert not outcome.failed, outcome.result.get('msg')
-    return outcome.result
+    return result_of(run(**args))
 
 
 def failed(**args):
-    outcome = run(**args)
-    assert outcome.failed, outcome.result
-    return outcome.result['msg']
+    return message_of(run(**args))
 
 
 def read(path):

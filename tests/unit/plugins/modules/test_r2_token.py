@@ -12,23 +12,18 @@ import re
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_token, r2_token_info
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import (
+    message_of,
+    patch_module_exits,
+    result_of,
+    run_module,
+)
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 API_TOKEN = 'cfut_' + 'Vb8Nm2Qw4Er6Ty8Ui0Op1As3Df5Gh7Jk' + 'Zx9Cv2Bn4'
-
-
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
 
 
 @pytest.fixture
@@ -45,17 +40,7 @@ def fake(monkeypatch):
                                      sleep=lambda s: None)
     real = _module.client_from_options
     monkeypatch.setattr(_module, 'client_from_options', client_from_options)
-
-    def exit_json(self, **kwargs):
-        kwargs['warnings'] = list(warnings.get_warning_messages())
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise ModuleExit(kwargs, True)
-    monkeypatch.setattr(warnings, '_global_warnings', {})
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    patch_module_exits(monkeypatch)
     monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
     monkeypatch.delenv('CLOUDFLARE_ACCOUNT_ID', raising=False)
     return cloudflare
@@ -66,26 +51,15 @@ def run(module, check=False, diff=False, **args):
     params.update(args)
     for key in [k for k, v in params.items() if v is None]:
         del params[key]
-    if check:
-        params['_ansible_check_mode'] = True
-    if diff:
-        params['_ansible_diff'] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as exit_info:
-            module.main()
-    return exit_info.value
+    return run_module(module, params, check=check, diff=diff)
 
 
 def ok(module, **args):
-    outcome = run(module, **args)
-    assert not outcome.failed, outcome.result.get('msg')
-    return outcome.result
+    return result_of(run(module, **args))
 
 
 def failed(module, **args):
-    outcome = run(module, **args)
-    assert outcome.failed, outcome.result
-    return outcome.result['msg']
+    return message_of(run(module, **args))
 
 
 OBJ = dict(name='web1-backup', permission='object_read_write', jurisdiction='eu', buckets=['backups'])
@@ -241,7 +215,7 @@ def test_return_docs_match_the_result_keys(fake, module):
     ok(r2_token, **OBJ)
     created = ok(r2_token, rotate=True, **OBJ) if module is r2_token else ok(r2_token_info, query='[].name')
     documented = set(_doc(module, 'RETURN'))
-    returned = set(created) - {'changed', 'diff', 'warnings'}
+    returned = set(created) - {'changed', 'diff', 'warnings', 'invocation'}
     assert returned == documented
     if module is r2_token:
         token_fields = set(_doc(module, 'RETURN')['token']['contains'])

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""_profile: reading INI-style and KEY=VALUE client files."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _profile
+
+
+@pytest.mark.parametrize('line, entry', [
+    ('region = auto\n', ('region', 'auto')),
+    ('region=auto', ('region', 'auto')),
+    ('region: auto \r\n', ('region', 'auto')),
+    ('s3 =\n', ('s3', '')),
+    ('endpoint_url = https://x.example/a=b\n', ('endpoint_url', 'https://x.example/a=b')),
+    ('# region = auto\n', None),
+    ('; region = auto\n', None),
+    ('[section]\n', None),
+    ('   \n', None),
+    ('no delimiter\n', None),
+])
+def test_parse_entry(line, entry):
+    assert _profile.parse_entry(line) == entry
+
+
+def test_section_names_are_normalized_and_indented_headers_are_not_headers():
+    assert _profile.section_name('[profile   backup]\n') == 'profile backup'
+    assert _profile.section_name('  [profile backup]\n') is None
+    lines = 'pre = 1\n[a]\nx = 1\n[b]\n'.splitlines(True)
+    assert _profile.split_sections(lines) == [(None, 0, 1), ('a', 1, 3), ('b', 3, 4)]
+
+
+def test_secret_key_set_is_lower_case_builtins_and_extras():
+    keys = _profile.secret_key_set(['SSE_Customer_Key'])
+    assert {'aws_secret_access_key', 'secret_key', 'access_token', 'sse_customer_key'} <= keys
+    assert 'aws_access_key_id' not in keys
+
+
+def test_read_ini_sections_nested_blocks_and_comments():
+    text = (
+        'ignored = before any header\n'
+        '# comment\n'
+        '[profile  backup]\r\n'
+        'region = auto\r\n'
+        's3 =\r\n'
+        '    addressing_style = path\r\n'
+        '    # tuned\r\n'
+        '    not an entry\r\n'
+        '    max_concurrent_requests = 20\r\n'
+        'output = json\r\n'
+        '\r\n'
+        '[backup]\n'
+        'aws_access_key_id = one\n'
+        'aws_access_key_id = two\n'
+        'empty =\n'
+        'multi = first\n'
+        '  continued secret_key = x\n'
+        '[backup]\n'
+        'later = yes\n')
+    assert _profile.read_ini(text) == {
+        'profile backup': {'region': 'auto', 'output': 'json',
+                           's3': {'addressing_style': 'path', 'max_concurrent_requests': '20'}},
+        'backup': {'aws_access_key_id': 'two', 'empty': '', 'multi': 'first', 'later': 'yes'},
+    }
+
+
+def test_read_ini_of_an_empty_text():
+    assert _profile.read_ini('') == {}
+    assert _profile.read_ini('[only]\n') == {'only': {}}
+
+
+def test_read_env():
+    text = (
+        '# Ansible managed\n'
+        'AWS_ACCESS_KEY_ID=abc\n'
+        'export AWS_REGION = auto\n'
+        'QUOTED="a b"\n'
+        "SINGLE='c'\n"
+        'HALF="d\n'
+        '; comment=1\n'
+        'not a pair\n'
+        'AWS_ACCESS_KEY_ID=def\n'
+        'EMPTY=\n')
+    assert _profile.read_env(text) == {'AWS_ACCESS_KEY_ID': 'def', 'AWS_REGION': 'auto', 'QUOTED': 'a b',
+                                       'SINGLE': 'c', 'HALF': '"d', 'EMPTY': ''}
+
+
+def test_split_secrets_keeps_names_only():
+    secret_names = _profile.secret_key_set()
+    entries = {'aws_access_key_id': 'id', 'aws_secret_access_key': 'S3CRET', 'aws_session_token': '',
+               's3': {'addressing_style': 'path', 'session_token': 'T0KEN'}, 'access_token': {'a': 'b'}}
+    assert _profile.split_secrets(entries, lambda key: key.lower() in secret_names) == {
+        'values': {'aws_access_key_id': 'id', 's3': {'addressing_style': 'path'}},
+        'secrets': ['access_token', 'aws_secret_access_key', 's3.session_token'],
+    }
