@@ -9,6 +9,9 @@
 #   lint         ansible-lint --profile production + antsibull-changelog lint
 #   units        pytest tests/unit (PYTHONPATH = staged collections root)
 #   integration  pytest tests/integration (emulator + Prism contract harness)
+#   molecule     pytest extensions/molecule/*/run_scenario.py, one scenario at a time (real
+#                unix users and an sshd on 127.0.0.2; needs root, else skipped), from
+#                tests/integration so that its harness and fixtures are found
 #   build        ansible-galaxy collection build + install into an empty path,
 #                then tests/integration/playbooks/installed_smoke.yml through the harness
 # Every step runs even if an earlier one failed, unless --fail-fast.
@@ -16,18 +19,19 @@
 #
 # Env: R2_BUILD_DIR (stage location), R2_OPENAPI_SPEC (contract spec),
 #      R2_PYTEST_WORKERS (xdist workers, default 2; 0 = no xdist),
-#      R2_SANITY_ARGS (extra ansible-test sanity arguments).
+#      R2_SANITY_ARGS (extra ansible-test sanity arguments),
+#      R2_CLIENTS_VENV (world-readable S3 clients venv, default /opt/cloudflare-r2-test-clients).
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 1
-ALL_STEPS=(sanity lint units integration build)
+ALL_STEPS=(sanity lint units integration molecule build)
 FAIL_FAST=0
 STEPS=()
 for arg in "$@"; do
     case "$arg" in
         --fail-fast) FAIL_FAST=1 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option: $arg" >&2; exit 2 ;;
         *)
             if [[ " ${ALL_STEPS[*]} " != *" $arg "* ]]; then
@@ -136,6 +140,25 @@ step_integration() {
     if ! has_tests tests/integration; then echo "no integration tests in tests/integration"; return 99; fi
     mapfile -t args < <(pytest_args)
     R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT" python -m pytest tests/integration "${args[@]}"
+}
+
+step_molecule() {
+    local runner runners=() rc
+    for runner in "$REPO"/extensions/molecule/*/run_scenario.py; do
+        [ -f "$runner" ] && runners+=("$runner")
+    done
+    if [ ${#runners[@]} -eq 0 ]; then echo "no extensions/molecule/*/run_scenario.py"; return 99; fi
+    # From tests/integration: `harness` is importable and `-p conftest` loads its fixtures
+    # (collections_path). importlib import mode: every scenario's runner is named run_scenario.py.
+    # No xdist: the scenarios share the machine's users and sshd (harness.molecule also holds a
+    # machine-wide lock). pytest's timeout is only a backstop: harness.molecule.run has its own
+    # (up to 900 s waiting for the lock + 900 s of molecule + 300 s of destroy after a timeout).
+    (cd "$REPO/tests/integration" && \
+        R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT" python -m pytest -p conftest --import-mode=importlib \
+            -p no:cacheprovider -ra --timeout=2400 -v "${runners[@]}")
+    rc=$?
+    [ "$rc" -eq 5 ] && { echo "no molecule scenario collected"; return 99; }
+    return "$rc"
 }
 
 step_build() {

@@ -8,6 +8,9 @@ Every exchange is checked against the contract; see recorder.py.
 Used by tests/integration/conftest.py (fixtures ``cf`` and ``run_playbook``)
 and on its own: ``python -m harness.run_playbook PLAYBOOK`` (from
 tests/integration, or with it on PYTHONPATH).
+
+``harness.molecule`` runs the molecule scenarios of extensions/molecule/ (one at a
+time per machine, with a timeout and a log); their ``run_scenario.py`` use it.
 """
 
 from .playbook import PlaybookResult, run_playbook

@@ -46,6 +46,27 @@ def venv_python() -> str:
     return os.path.join(venv_bin(), os.path.basename(sys.executable))
 
 
+CLIENTS_VENV_DEFAULT = '/opt/cloudflare-r2-test-clients'
+
+
+def clients_venv() -> str:
+    """The S3 clients venv (aws CLI, boto3) that every unix user may run.
+
+    Made by ``scripts/bootstrap.sh`` outside the clone (a clone under /root is not readable by
+    the molecule scenarios' test users) from the system ``/usr/bin/python3``.
+    ``R2_CLIENTS_VENV`` overrides, for bootstrap and tests alike.
+    """
+    return os.environ.get('R2_CLIENTS_VENV') or CLIENTS_VENV_DEFAULT
+
+
+def clients_venv_bin() -> str:
+    return os.path.join(clients_venv(), 'bin')
+
+
+def clients_python() -> str:
+    return os.path.join(clients_venv_bin(), 'python')
+
+
 def output_dir(*parts: str) -> str:
     path = os.path.join(OUTPUT_DIR, *parts)
     os.makedirs(path, exist_ok=True)
