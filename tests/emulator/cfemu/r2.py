@@ -340,4 +340,5 @@ class R2:
             "parent_id": parent_id, "parent_hash": parent["hash"],
             "permission": permission, "bucket": bucket, "prefixes": paths["prefixes"],
             "objects": paths["objects"], "expires": now + ttl}
+        state.note_issued(secret, session)
         return success({"accessKeyId": access_key_id, "secretAccessKey": secret, "sessionToken": session})

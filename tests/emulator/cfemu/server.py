@@ -208,6 +208,7 @@ class _Handler(LoopbackHandler):
             ("POST", "/faults"): lambda: state.add_faults(data.get("faults")),
             ("DELETE", "/faults"): state.clear_faults,
             ("GET", "/tokens"): state.admin_tokens,
+            ("GET", "/issued"): state.admin_issued,
             ("POST", "/tokens"): lambda: state.seed(data),
             ("DELETE", "/tokens"): state.delete_tokens,
             ("POST", "/config"): lambda: state.configure(data),

@@ -151,6 +151,9 @@ class State:
     def reset_all(self):
         with self.lock:
             self.tokens, self.by_hash, self.rate, self.faults = {}, {}, {}, []
+            # Every secret handed out through the API since the reset (token values with their S3 secrets,
+            # temporary credentials): only for the tests' leak scans, via GET /__emulator/issued.
+            self.issued = []
             self.created = 0
             self.r2.reset()  # no buckets (moto backends emptied), no temporary credentials
             self.reset_stats()
@@ -191,6 +194,14 @@ class State:
                     setattr(self, key, data[key])
             self.rate = {}
             return {k: getattr(self, k) for k in ("rate_limit", "rate_window", "rate_block")}
+
+    def note_issued(self, *values):
+        with self.lock:
+            self.issued.extend(values)
+
+    def admin_issued(self):
+        with self.lock:
+            return {"secrets": list(self.issued)}
 
     def admin_tokens(self):
         with self.lock:
@@ -642,6 +653,7 @@ class State:
                                          f"{scope}-owned API tokens are allowed")
         value = new_value(scope)
         new = self._store(scope, params.get("account_id"), fields, value)
+        self.note_issued(value, digest(value))
         return success(dict(self.render(new), value=value))
 
     def _op_get(self, scope, params, query, body, tok):
@@ -680,4 +692,5 @@ class State:
         target["hash"] = digest(value)
         self.by_hash[target["hash"]] = target["id"]
         target["modified_on"] = int(self.clock())
+        self.note_issued(value, digest(value))
         return success(value)

@@ -142,6 +142,10 @@ class CloudflareStack:
         """The S3 decisions log (operation, credential kind, decision, reason)."""
         return self.stats().get('s3_requests', [])
 
+    def issued_secrets(self) -> list:
+        """Every secret the emulator handed out through the API since the last reset (for leak scans)."""
+        return self._admin('GET', '/issued')['secrets']
+
     def tokens(self):
         return self._admin('GET', '/tokens')
 

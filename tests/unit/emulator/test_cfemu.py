@@ -1,5 +1,6 @@
 """Behaviour tests for the Cloudflare API token emulator (tests/emulator/cfemu)."""
 
+import hashlib
 import json
 import os
 import re
@@ -477,6 +478,17 @@ def test_admin_tokens_seed_delete_reset(client, emu):
     assert client.api("GET", "/user/tokens/verify", emu.bootstrap_token).status_code == 200
     assert client.admin("GET", "/info").json()["account_id"] == emu.account_id
     assert client.admin("GET", "/nope").status_code == 404
+
+
+def test_admin_issued_lists_every_secret_handed_out_until_reset(client, emu):
+    created = client.api("POST", "/user/tokens", emu.bootstrap_token, json=r2_body(emu, name="ledger")).json()["result"]
+    rolled = client.api("PUT", f"/user/tokens/{created['id']}/value", emu.bootstrap_token, json={}).json()["result"]
+    issued = client.admin("GET", "/issued").json()["secrets"]
+    assert issued == [created["value"], hashlib.sha256(created["value"].encode()).hexdigest(),
+                      rolled, hashlib.sha256(rolled.encode()).hexdigest()]
+    assert emu.bootstrap_token not in issued
+    client.admin("POST", "/reset")
+    assert client.admin("GET", "/issued").json() == {"secrets": []}
 
 
 def test_bootstrap_listed_with_expected_policies(client, emu):

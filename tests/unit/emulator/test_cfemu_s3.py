@@ -409,6 +409,8 @@ def test_api_temp_credentials_good_and_bound_to_bucket(kit):
     parent = kit.token("object-read-write", [("eu", "photos")])
     s3, cred = kit.mint_s3(parent, "photos", "object-read-only", jurisdiction="eu")
     assert len(cred["accessKeyId"]) == 32 and len(cred["secretAccessKey"]) == 64
+    # the leak-scan ledger holds the minted secret and session token
+    assert {cred["secretAccessKey"], cred["sessionToken"]} <= set(kit.client.admin("GET", "/issued").json()["secrets"])
     assert s3.get_object(Bucket="photos", Key="cat.jpg")["Body"].read() == b"content of cat.jpg"
     assert kit.last()["credential"] == "temp-api" and kit.last()["access_key_id"] == cred["accessKeyId"]
     assert outcome(lambda: s3.put_object(Bucket="photos", Key="n", Body=b"n")) == "AccessDenied"
