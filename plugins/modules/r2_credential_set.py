@@ -1,0 +1,739 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: r2_credential_set
+short_description: Reconcile many R2 tokens and temporary credentials with one token listing
+version_added: 1.0.0
+description:
+  - Brings a whole set of R2 API tokens (S3 access keys) and temporary credentials to the desired state in one
+    run. The tokens of the account (or user) are listed B(once) and every entry is reconciled against that
+    listing. A fleet of N hosts costs the same listing as one host, which keeps inventory-wide runs inside
+    Cloudflare's rate limit (1200 requests per 5 minutes).
+  - Every entry is validated, and every read the run needs (bucket listings, permission groups, parent tokens)
+    is done, before the first write. Bad input fails the whole run with one message naming the entry
+    (O(tokens[].label) when given) and the field; nothing is changed then.
+  - This is the engine of the P(cloudflare_r2.credentials.provision#role) role. For one token use
+    M(cloudflare_r2.credentials.r2_token); for one temporary credential M(cloudflare_r2.credentials.r2_temp_credentials).
+  - B(Holders.) A token or temporary credential is meant to be held by someone (a host's client files). Give
+    what the holder currently has (O(tokens[].held_access_key_id), O(tokens[].held_fingerprint), and for
+    temporary credentials also O(temporary[].held_expiration)) and the module hands out new secret material
+    exactly when the holder needs it - a token whose holder lost its secret is rolled, temporary credentials
+    are minted again only close to their expiry - and returns no secret otherwise.
+  - B(Rotation without a gap.) With O(tokens[].rotate=true) a second token named O(tokens[].name) plus
+    C(~next) is created with the same permissions and its credentials are returned; the current token keeps
+    working. Once the holder has the new credentials, a later run with O(tokens[].held_access_key_id) set to
+    the new id deletes the old token and renames the new one to O(tokens[].name). A C(~next) token whose id the
+    holder does not have is deleted by the next run, so an interrupted rotation heals itself either way.
+extends_documentation_fragment:
+  - cloudflare_r2.credentials.connection
+  - cloudflare_r2.credentials.connection.account
+  - cloudflare_r2.credentials.connection.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports what would be created, changed, rolled, deleted or minted, without any write and without
+        returning secrets.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+options:
+  owner:
+    description:
+      - V(account) manages account-owned tokens, V(user) the tokens of the user the API token belongs to.
+    type: str
+    choices: [account, user]
+    default: account
+  tokens:
+    description:
+      - The long-lived tokens. Names must be unique in the list.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Token name; it identifies the token and must be unique in the account (or user).
+        type: str
+        required: true
+      label:
+        description: How error messages name this entry (for example the host and the credential name).
+        type: str
+      state:
+        description: V(present) or V(absent). V(absent) also deletes a left-over C(~next) token.
+        type: str
+        choices: [present, absent]
+        default: present
+      permission:
+        description: One of the four R2 permissions. Required with O(tokens[].state=present).
+        type: str
+        choices: [admin_read_write, admin_read_only, object_read_write, object_read_only]
+      buckets:
+        description:
+          - Buckets for object permissions, as names (in O(tokens[].jurisdiction)) or dicts with C(name) and
+            C(jurisdiction). Empty means every bucket.
+        type: list
+        elements: raw
+      jurisdiction:
+        description: Jurisdiction of the buckets given by name.
+        type: str
+        choices: [default, eu, fedramp]
+        default: default
+      ip_allow:
+        description: Client IP ranges allowed to use the token; omitted leaves the token's as they are.
+        type: list
+        elements: str
+      ip_deny:
+        description: Client IP ranges refused; omitted leaves the token's as they are.
+        type: list
+        elements: str
+      expires_on:
+        description: RFC 3339 expiry; omitted leaves it as it is, an empty string removes it.
+        type: str
+      not_before:
+        description: RFC 3339 start of validity; omitted leaves it as it is, an empty string removes it.
+        type: str
+      held_access_key_id:
+        description:
+          - The access key id the holder currently has with its secret, or an empty string when the holder has
+            no usable copy. Omitted means "not tracked", and the token is managed without regard to any holder.
+          - When given and it is not the token's id (the holder lost its files, or holds another key), the token's
+            value is rolled and the new secret returned. When it is the id of the C(~next) token, a pending
+            rotation is finished.
+        type: str
+      fingerprint:
+        description:
+          - An opaque summary of how the holder uses the credential (files, endpoint, user). When it differs from
+            O(tokens[].held_fingerprint) the holder needs the secret again, so the value is rolled.
+        type: str
+      held_fingerprint:
+        description: The fingerprint recorded with the holder's copy.
+        type: str
+      rotate:
+        description: Start a rotation (see the description). Nothing is deleted by this run.
+        type: bool
+        default: false
+  temporary:
+    description:
+      - Temporary credentials, minted through Cloudflare's temporary-credentials API from a parent token.
+        Names must be unique in the list and distinct from the token names.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The key of this entry in RV(credentials). Not a Cloudflare object.
+        type: str
+        required: true
+      label:
+        description: How error messages name this entry.
+        type: str
+      bucket:
+        description: The one bucket the credentials are for.
+        type: str
+        required: true
+      jurisdiction:
+        description: The bucket's jurisdiction.
+        type: str
+        choices: [default, eu, fedramp]
+        default: default
+      permission:
+        description: Permission of the credentials; never more than the parent's.
+        type: str
+        choices: [admin_read_write, admin_read_only, object_read_write, object_read_only]
+        default: object_read_only
+      ttl_seconds:
+        description: Lifetime, from 1 to 604800 (7 days).
+        type: int
+        default: 3600
+      prefixes:
+        description: Limit to these key prefixes.
+        type: list
+        elements: str
+      objects:
+        description: Limit to these exact keys.
+        type: list
+        elements: str
+      parent:
+        description:
+          - Name of a token of O(tokens) to mint from. Deleting or rolling that token revokes the temporary
+            credentials minted from it, which is how revocation and rotation reach them.
+          - Mutually exclusive with O(temporary[].parent_access_key_id). With neither, the parent is the API
+            token itself (one verify request, only when minting).
+        type: str
+      parent_access_key_id:
+        description: Access key id (token id) of a parent token not managed here.
+        type: str
+      renew_before:
+        description:
+          - Mint again when the held credentials expire within this many seconds. Default a quarter of
+            O(temporary[].ttl_seconds).
+        type: int
+      held_access_key_id:
+        description: Access key id of the holder's copy, or an empty string when it has none.
+        type: str
+      held_expiration:
+        description: Expiry (RFC 3339) recorded with the holder's copy.
+        type: str
+      fingerprint:
+        description:
+          - Opaque summary of how the holder uses the credential. The module mixes in the scope and the parent
+            token's id, so that a changed scope or parent mints again; the result is returned as
+            RV(credentials.fingerprint) for the holder to record.
+        type: str
+        default: ''
+      held_fingerprint:
+        description: The fingerprint recorded with the holder's copy.
+        type: str
+      force:
+        description: Mint new credentials whatever the holder has (rotation).
+        type: bool
+        default: false
+  check_buckets:
+    description:
+      - Before creating or changing a token, or minting, check that its buckets exist in their jurisdictions
+        (one bucket listing per jurisdiction per run). Cloudflare accepts tokens for missing buckets, which then
+        grant nothing.
+    type: bool
+    default: true
+notes:
+  - B(Secrets are returned in RV(credentials)). Always use C(no_log=true) on the task.
+  - The API token needs C(Account API Tokens Write) (or C(API Tokens Write) for O(owner=user)) and, to check
+    buckets, C(Workers R2 Storage Read). To mint temporary credentials from a token, it needs
+    C(Workers R2 Storage Write).
+seealso:
+  - module: cloudflare_r2.credentials.r2_token
+  - module: cloudflare_r2.credentials.r2_temp_credentials
+  - role: cloudflare_r2.credentials.provision
+    description: Inventory-driven provisioning built on this module.
+author:
+  - cloudflare_r2.credentials contributors
+'''
+
+EXAMPLES = r'''
+- name: Two hosts' tokens and a temporary credential, with one listing
+  cloudflare_r2.credentials.r2_credential_set:
+    account_id: "{{ r2_account_id }}"
+    tokens:
+      - name: "web1:media"
+        permission: object_read_write
+        buckets: [media]
+        jurisdiction: eu
+        held_access_key_id: "{{ web1_media_key_id | default('') }}"
+      - name: "web2:media"
+        permission: object_read_only
+        buckets: [media]
+        jurisdiction: eu
+    temporary:
+      - name: "web1:upload"
+        parent: "web1:media"
+        bucket: media
+        jurisdiction: eu
+        permission: object_read_write
+        prefixes: [incoming/]
+        ttl_seconds: 7200
+  no_log: true
+  register: fleet
+
+- name: Start a rotation; the old token keeps working until the holder confirms the new one
+  cloudflare_r2.credentials.r2_credential_set:
+    tokens:
+      - name: "web1:media"
+        permission: object_read_write
+        buckets: [media]
+        jurisdiction: eu
+        rotate: true
+  no_log: true
+  register: rotation
+'''
+
+RETURN = r'''
+credentials:
+  description:
+    - One entry per token and temporary credential, keyed by name.
+  returned: always
+  type: dict
+  contains:
+    kind:
+      description: V(token) or V(temporary).
+      type: str
+    action:
+      description:
+        - What the run did (or would do in check mode). Tokens - V(created), V(updated), V(rolled),
+          V(unchanged), V(deleted), V(absent), V(rotation_started), V(rotation_finished). Temporary -
+          V(minted), V(kept).
+      type: str
+    changed:
+      description: Whether this entry changed anything.
+      type: bool
+    new_material:
+      description: Whether this entry returns a new secret that the holder must receive.
+      type: bool
+    access_key_id:
+      description: S3 Access Key ID (the token id; for RV(credentials.action=rotation_started) the new token's).
+      type: str
+    secret_access_key:
+      description: S3 Secret Access Key. Sensitive.
+      type: str
+      returned: when RV(credentials.new_material) is true (not in check mode)
+    session_token:
+      description: Session token of temporary credentials. Sensitive.
+      type: str
+      returned: when a temporary credential was minted (not in check mode)
+    expiration:
+      description: Expiry of temporary credentials (RFC 3339, UTC), computed from the TTL at request time.
+      type: str
+      returned: for temporary credentials
+    fingerprint:
+      description: The fingerprint the holder should record with the credentials.
+      type: str
+    token:
+      description: The token after the run (decoded), or null when absent.
+      type: dict
+      returned: for tokens
+summary:
+  description: Number of entries per action.
+  returned: always
+  type: dict
+  sample: {unchanged: 198, rolled: 1, created: 1}
+api_requests:
+  description: Cloudflare API requests this run made, by method, with the total.
+  returned: always
+  type: dict
+  sample: {GET: 5, POST: 1, total: 6}
+'''
+
+import datetime
+import hashlib
+import json
+import time
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+
+NEXT_SUFFIX = '~next'
+# Steps that give a token a new value: what was minted from its old value stops working.
+RENEWING_STEPS = frozenset(('create', 'roll', 'create_next', 'roll_next'))
+# Fingerprint key of "the API token in use" as parent (its id is only needed when minting).
+API_TOKEN_PARENT = 'api-token'
+
+
+def where(kind, index, entry):
+    return '%s[%d] (%s)' % (kind, index, entry.get('label') or entry.get('name'))
+
+
+def validate_tokens(entries):
+    specs = []
+    names = set()
+    for index, entry in enumerate(entries):
+        label = where('tokens', index, entry)
+        try:
+            _r2.validate_token_name(entry['name'])
+            if len(entry['name']) + len(NEXT_SUFFIX) > _r2.TOKEN_NAME_MAX:
+                raise _r2.R2ValueError('name: at most %d characters here (rotation adds %r)'
+                                       % (_r2.TOKEN_NAME_MAX - len(NEXT_SUFFIX), NEXT_SUFFIX))
+            if entry['name'].endswith(NEXT_SUFFIX):
+                raise _r2.R2ValueError('name: must not end with %r (reserved for rotation)' % NEXT_SUFFIX)
+            if entry['name'] in names:
+                raise _r2.R2ValueError('name: %r is used by another entry' % entry['name'])
+            names.add(entry['name'])
+            spec = None
+            if entry['state'] == 'present':
+                if not entry['permission']:
+                    raise _r2.R2ValueError('permission: required with state=present')
+                spec = _r2.token_spec(entry)
+            elif entry['rotate']:
+                raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
+        except _r2.R2ValueError as exc:
+            raise _r2.R2ValueError('%s: %s' % (label, exc))
+        specs.append(spec)
+    return specs
+
+
+def parent_refusal(entry, scope, parent_spec):
+    """Why a token of this run cannot be the parent of ``scope``, or None (checked before any API call)."""
+    if parent_spec['buckets'] and (scope['jurisdiction'], scope['bucket']) not in parent_spec['buckets']:
+        return ('bucket: %r (%s) is not among the buckets of its parent token %r'
+                % (scope['bucket'], scope['jurisdiction'], entry['parent']))
+    if not _r2.permission_covers(parent_spec['permission'], scope['permission']):
+        return ('permission: %s is higher than its parent token %r allows (%s); temporary credentials can never '
+                'exceed their parent' % (scope['permission'], entry['parent'], parent_spec['permission']))
+    return None
+
+
+def validate_temporary(entries, token_entries, token_specs):
+    present = dict((t['name'], t) for t in token_entries if t['state'] == 'present')
+    specs = dict((t['name'], spec) for t, spec in zip(token_entries, token_specs) if spec is not None)
+    names = set(t['name'] for t in token_entries)
+    scopes = []
+    for index, entry in enumerate(entries):
+        label = where('temporary', index, entry)
+        try:
+            if not entry['name']:
+                raise _r2.R2ValueError('name: required')
+            if entry['name'] in names:
+                raise _r2.R2ValueError('name: %r is used by another entry' % entry['name'])
+            names.add(entry['name'])
+            _r2.validate_bucket_name(entry['bucket'], 'bucket')
+            scope = {
+                'bucket': entry['bucket'],
+                'jurisdiction': entry['jurisdiction'],
+                'permission': entry['permission'],
+                'ttl_seconds': _r2.validate_ttl(entry['ttl_seconds']),
+                'prefixes': _r2.validate_string_list(entry['prefixes'], 'prefixes'),
+                'objects': _r2.validate_string_list(entry['objects'], 'objects'),
+                'parent_access_key_id': entry['parent_access_key_id'],
+            }
+            if entry['parent'] and entry['parent_access_key_id']:
+                raise _r2.R2ValueError('parent: give parent or parent_access_key_id, not both')
+            if entry['parent'] and entry['parent'] not in present:
+                raise _r2.R2ValueError('parent: %r is not a token of this run with state=present' % entry['parent'])
+            if entry['parent']:
+                refusal = parent_refusal(entry, scope, specs[entry['parent']])
+                if refusal:
+                    raise _r2.R2ValueError(refusal)
+            renew = entry['renew_before']
+            if renew is None:
+                renew = scope['ttl_seconds'] // 4
+            if renew < 0 or renew >= scope['ttl_seconds']:
+                raise _r2.R2ValueError('renew_before: must be from 0 to less than ttl_seconds (%d), got %d'
+                                       % (scope['ttl_seconds'], renew))
+            scope['renew_before'] = renew
+            held = entry['held_expiration']
+            scope['held_expires_at'] = None
+            if held:
+                try:
+                    scope['held_expires_at'] = _r2.parse_time(held, 'held_expiration').timestamp()
+                except _r2.R2ValueError:
+                    # A garbled record on the holder is not the user's input error: mint again.
+                    scope['held_expires_at'] = None
+        except _r2.R2ValueError as exc:
+            raise _r2.R2ValueError('%s: %s' % (label, exc))
+        scopes.append(scope)
+    return scopes
+
+
+def temp_fingerprint(entry, scope, parent_id):
+    material = {'holder': entry['fingerprint'] or '', 'parent': parent_id,
+                'scope': dict((k, scope[k]) for k in ('bucket', 'jurisdiction', 'permission', 'prefixes', 'objects'))}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode('utf-8')).hexdigest()[:32]
+
+
+class Reconciler:
+    def __init__(self, r2):
+        self.r2 = r2
+        self.params = r2.params
+        self.check_mode = r2.check_mode
+        self.account_id = r2.account_id()
+        self.owner = self.params['owner']
+        self.results = {}
+        self._bucket_cache = {}
+        self._api_parent = None
+        self.now = None
+        self.client = None
+
+    # -- reads ---------------------------------------------------------------
+
+    def existing_buckets(self, jurisdiction):
+        if jurisdiction not in self._bucket_cache:
+            try:
+                self._bucket_cache[jurisdiction] = _r2.bucket_names(self.client, self.account_id, jurisdiction)
+            except _r2.CloudflarePermissionError:
+                self._bucket_cache[jurisdiction] = None
+                self.r2.module.warn('check_buckets: could not list the buckets of jurisdiction %r (the API token '
+                                    'may not list buckets); their existence was not checked' % jurisdiction)
+        return self._bucket_cache[jurisdiction]
+
+    def check_buckets(self, label, buckets, field):
+        if not self.params['check_buckets']:
+            return
+        for jurisdiction, name in buckets:
+            existing = self.existing_buckets(jurisdiction)
+            if existing is not None and name not in existing:
+                raise _r2.R2ValueError('%s: %s: bucket %r does not exist in jurisdiction %r of account %s (a bucket '
+                                       'is reachable only in the jurisdiction it was created in)'
+                                       % (label, field, name, jurisdiction, self.account_id))
+
+    def api_parent(self):
+        """The API token as a parent: its id, and the token itself when it may be read."""
+        if self._api_parent is None:
+            dummy, verified = _r2.verify_token(self.client, self.account_id)
+            self._api_parent = (verified['id'], _r2.read_parent(self.client, self.account_id, verified['id']))
+        return self._api_parent
+
+    # -- plan ----------------------------------------------------------------
+
+    def plan_tokens(self, entries, specs, listing):
+        by_name = {}
+        for raw in listing:
+            by_name.setdefault(raw.get('name'), []).append(raw)
+        plans = []
+        for index, (entry, spec) in enumerate(zip(entries, specs)):
+            label = where('tokens', index, entry)
+            found = by_name.get(entry['name'], [])
+            nexts = by_name.get(entry['name'] + NEXT_SUFFIX, [])
+            for name, tokens in ((entry['name'], found), (entry['name'] + NEXT_SUFFIX, nexts)):
+                if len(tokens) > 1:
+                    raise _r2.R2ValueError('%s: %s' % (label, _r2.DuplicateTokenError(name, tokens)))
+            plan = {'entry': entry, 'label': label, 'raw': found[0] if found else None,
+                    'next': nexts[0] if nexts else None, 'steps': []}
+            plan['current'] = _r2.decode_token(plan['raw'], self.account_id, self.owner) if plan['raw'] else None
+            held = entry['held_access_key_id']
+            nxt = plan['next']
+            if entry['state'] == 'absent':
+                if nxt:
+                    plan['steps'].append('delete_next')
+                if plan['raw']:
+                    plan['steps'].append('delete')
+                plan['action'] = 'deleted' if plan['steps'] else 'absent'
+                plans.append(plan)
+                continue
+            spec = _r2.merge_unmanaged(spec, plan['current'])
+            if (entry['expires_on'] or entry['not_before']) and spec['expires_on']:
+                _r2.validate_validity(spec['expires_on'], spec['not_before'])
+            plan['spec'] = spec
+            if nxt and held is not None and held == nxt.get('id'):
+                # The holder has the new token: finish the rotation (the renaming PUT also applies the spec).
+                if plan['raw']:
+                    plan['steps'].append('delete')
+                plan['steps'].append('finish')
+                plan['action'] = 'rotation_finished'
+                plans.append(plan)
+                continue
+            if nxt and not entry['rotate']:
+                plan['steps'].append('delete_next')
+            if plan['raw'] is None:
+                plan['steps'].append('create')
+                plan['action'] = 'created'
+            else:
+                if _r2.comparable_token(plan['current']) != _r2.comparable_token(spec):
+                    plan['steps'].append('update')
+                lost = held is not None and held != plan['raw'].get('id')
+                moved = (entry['fingerprint'] or '') != (entry['held_fingerprint'] or '') and held is not None
+                if entry['rotate']:
+                    plan['steps'].append('roll_next' if nxt else 'create_next')
+                    plan['action'] = 'rotation_started'
+                elif lost or moved:
+                    plan['steps'].append('roll')
+                    plan['action'] = 'rolled'
+                else:
+                    plan['action'] = 'updated' if 'update' in plan['steps'] else 'unchanged'
+            if set(plan['steps']) & set(('create', 'update', 'create_next')) and spec['buckets']:
+                self.check_buckets(label, spec['buckets'], 'buckets')
+            plans.append(plan)
+        return plans
+
+    # -- apply ---------------------------------------------------------------
+
+    def apply_token(self, store, plan):
+        """Run the planned steps of one token; returns its result (with the secret when there is a new one)."""
+        entry, spec = plan['entry'], plan.get('spec')
+        result = {'kind': 'token', 'action': plan['action'], 'changed': bool(plan['steps']),
+                  'new_material': bool(set(plan['steps']) & RENEWING_STEPS), 'fingerprint': entry['fingerprint'] or ''}
+        raw = plan['raw']
+        value = None
+        for step in plan['steps'] if not self.check_mode else ():
+            if step == 'delete_next':
+                store.delete(plan['next']['id'])
+            elif step == 'delete':
+                store.delete(raw['id'])
+                raw = None
+            elif step == 'finish':
+                raw = store.update(plan['next']['id'], spec, plan['next'])
+            elif step == 'create':
+                raw = store.create(spec)
+                value = raw.get('value')
+                if _r2.comparable_token(_r2.decode_token(raw, self.account_id, self.owner)) != _r2.comparable_token(spec):
+                    # Only when a timed-out create was adopted: bring it to the spec.
+                    raw = store.update(raw['id'], spec, raw)
+            elif step == 'update':
+                raw = store.update(raw['id'], spec, raw)
+            elif step == 'roll':
+                value = store.roll(raw['id'])
+            elif step == 'create_next':
+                plan['next'] = store.create(dict(spec, name=entry['name'] + NEXT_SUFFIX))
+                value = plan['next'].get('value')
+            elif step == 'roll_next':
+                value = store.roll(plan['next']['id'])
+        if self.check_mode and set(plan['steps']) & set(('create', 'delete', 'finish', 'create_next')):
+            raw = None if plan['action'] != 'rotation_finished' else plan['next']
+        # During a rotation the holder is handed the new token; the current one stays as it is.
+        effective = plan['next'] if plan['action'] == 'rotation_started' else raw
+        result['access_key_id'] = effective['id'] if effective and effective.get('id') else None
+        result['token'] = _r2.decode_token(raw, self.account_id, self.owner) if raw else None
+        if value:
+            result.update(_r2.s3_credentials(result['access_key_id'], value))
+        plan['effective'] = effective
+        return result
+
+    def plan_temporary(self, entries, scopes, token_plans):
+        by_name = dict((p['entry']['name'], p) for p in token_plans)
+        plans = []
+        for index, (entry, scope) in enumerate(zip(entries, scopes)):
+            plans.append({'entry': entry, 'scope': scope, 'label': where('temporary', index, entry),
+                          'parent_plan': by_name.get(entry['parent']) if entry['parent'] else None})
+        return plans
+
+    def due(self, plan, parent_key):
+        """Whether the holder needs new temporary credentials."""
+        entry, scope = plan['entry'], plan['scope']
+        if entry['force'] or not entry['held_access_key_id']:
+            return True
+        if entry['held_fingerprint'] != temp_fingerprint(entry, scope, parent_key):
+            return True
+        expires = scope['held_expires_at']
+        return expires is None or expires - self.now <= scope['renew_before']
+
+    def run(self):
+        tokens = self.params['tokens'] or []
+        temporary = self.params['temporary'] or []
+        for entry in tokens:
+            entry.setdefault('label', None)
+        specs = validate_tokens(tokens)
+        scopes = validate_temporary(temporary, tokens, specs)
+        self.client = self.r2.client()
+        store = _r2.TokenStore(self.client, self.account_id, self.owner)
+        listing = store.list() if tokens else []
+        token_plans = self.plan_tokens(tokens, specs, listing)
+        temp_plans = self.plan_temporary(temporary, scopes, token_plans)
+        self.now = time.time()
+
+        # Reads for the writes ahead, before any write: permission groups, buckets, the API token as parent.
+        for plan in token_plans:
+            if set(plan['steps']) & set(('create', 'update', 'create_next', 'finish')):
+                store.permission_group_id(plan['spec']['permission'])
+        for plan in temp_plans:
+            parent_plan = plan['parent_plan']
+            if parent_plan is not None:
+                # A parent made or rolled in this run invalidates what was minted from its old value.
+                renewed = set(parent_plan['steps']) & RENEWING_STEPS
+                known = parent_plan['next'] if parent_plan['action'] == 'rotation_finished' else parent_plan['raw']
+                plan['mint'] = bool(renewed) or self.due(plan, known['id'])
+            elif plan['scope']['parent_access_key_id']:
+                plan['mint'] = self.due(plan, plan['scope']['parent_access_key_id'])
+            else:
+                # The API token as parent: fingerprinted by role, so a converged run needs no verify request.
+                plan['mint'] = self.due(plan, API_TOKEN_PARENT)
+            if plan['mint']:
+                self.check_buckets(plan['label'], [(plan['scope']['jurisdiction'], plan['scope']['bucket'])],
+                                   'bucket')
+                if parent_plan is None and not self.check_mode:
+                    if plan['scope']['parent_access_key_id']:
+                        plan['parent_id'] = plan['scope']['parent_access_key_id']
+                        plan['parent_raw'] = _r2.read_parent(self.client, self.account_id, plan['parent_id'])
+                    else:
+                        plan['parent_id'], plan['parent_raw'] = self.api_parent()
+                    # Refused here, before any write, when the parent could be read.
+                    scope = dict(plan['scope'], parent_access_key_id=plan['parent_id'])
+                    if plan['parent_raw'] is not None:
+                        allowed, held = _r2.parent_covers(plan['parent_raw'], self.account_id, scope['bucket'],
+                                                          scope['jurisdiction'], scope['permission'])
+                        if allowed is False:
+                            raise _r2.R2ValueError('%s: %s' % (plan['label'], _r2.temp_refusal_message(scope, held)))
+
+        # Writes.
+        for plan in token_plans:
+            self.results[plan['entry']['name']] = self.apply_token(store, plan)
+        for plan in temp_plans:
+            self.results[plan['entry']['name']] = self.apply_temporary(plan)
+        summary = {}
+        for result in self.results.values():
+            summary[result['action']] = summary.get(result['action'], 0) + 1
+        return {
+            'changed': any(r['changed'] for r in self.results.values()),
+            'credentials': self.results,
+            'summary': summary,
+            'api_requests': self.requests_by_method(),
+        }
+
+    def requests_by_method(self):
+        counts = {'total': 0}
+        for key, count in self.client.stats.items():
+            method = key.split(' ', 1)[0]
+            counts[method] = counts.get(method, 0) + count
+            counts['total'] += count
+        return counts
+
+    def apply_temporary(self, plan):
+        entry, scope = plan['entry'], plan['scope']
+        result = {'kind': 'temporary', 'changed': bool(plan['mint']), 'new_material': bool(plan['mint']),
+                  'action': 'minted' if plan['mint'] else 'kept'}
+        if not plan['mint']:
+            result.update(access_key_id=entry['held_access_key_id'], fingerprint=entry['held_fingerprint'],
+                          expiration=entry['held_expiration'])
+            return result
+        if self.check_mode:
+            result.update(access_key_id=None, fingerprint=None, expiration=None)
+            return result
+        parent_plan = plan['parent_plan']
+        if parent_plan is not None:
+            plan['parent_raw'] = parent_plan['effective']
+            plan['parent_id'] = plan['parent_raw']['id']
+            parent_key = plan['parent_id']
+        else:
+            parent_key = scope['parent_access_key_id'] or API_TOKEN_PARENT
+        scope = dict(scope, parent_access_key_id=plan['parent_id'])
+        creds = _r2.mint_temporary_credentials(self.client, self.account_id, scope, plan['parent_raw'])
+        expires = datetime.datetime.fromtimestamp(creds.pop('expires_at'), datetime.timezone.utc)
+        result.update(creds, expiration=_r2.format_time(expires),
+                      fingerprint=temp_fingerprint(entry, scope, parent_key))
+        return result
+
+
+def main():
+    token_options = dict(
+        name=dict(type='str', required=True),
+        label=dict(type='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        permission=dict(type='str', choices=list(_r2.PERMISSION_GROUP_NAMES)),
+        buckets=dict(type='list', elements='raw'),
+        jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
+        ip_allow=dict(type='list', elements='str'),
+        ip_deny=dict(type='list', elements='str'),
+        expires_on=dict(type='str'),
+        not_before=dict(type='str'),
+        held_access_key_id=dict(type='str', no_log=False),
+        fingerprint=dict(type='str'),
+        held_fingerprint=dict(type='str'),
+        rotate=dict(type='bool', default=False),
+    )
+    temp_options = dict(
+        name=dict(type='str', required=True),
+        label=dict(type='str'),
+        bucket=dict(type='str', required=True),
+        jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
+        permission=dict(type='str', default='object_read_only', choices=list(_r2.PERMISSION_GROUP_NAMES)),
+        ttl_seconds=dict(type='int', default=3600),
+        prefixes=dict(type='list', elements='str'),
+        objects=dict(type='list', elements='str'),
+        parent=dict(type='str'),
+        parent_access_key_id=dict(type='str', no_log=False),
+        renew_before=dict(type='int'),
+        held_access_key_id=dict(type='str', no_log=False),
+        held_expiration=dict(type='str'),
+        fingerprint=dict(type='str', default=''),
+        held_fingerprint=dict(type='str'),
+        force=dict(type='bool', default=False),
+    )
+    r2 = R2Module(
+        argument_spec=dict(
+            owner=dict(type='str', default='account', choices=['account', 'user']),
+            tokens=dict(type='list', elements='dict', default=[], options=token_options),
+            temporary=dict(type='list', elements='dict', default=[], options=temp_options),
+            check_buckets=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    r2.run(lambda: Reconciler(r2).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,263 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""r2_credential_set against the in-memory fake of the token API: budget, holders, rotation, bad input."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_credential_set
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS
+from ansible_collections.cloudflare_r2.credentials.tests.unit.plugins.modules.test_r2_token import (  # pylint: disable=unused-import
+    fake,
+    run,
+)
+
+
+def tokens(*hosts, **extra):
+    out = []
+    for host in hosts:
+        entry = {'name': '%s:media' % host, 'label': 'host %s, credential media' % host,
+                 'permission': 'object_read_write', 'buckets': ['backups'], 'jurisdiction': 'eu', 'fingerprint': 'f1'}
+        entry.update(extra)
+        out.append(entry)
+    return out
+
+
+def converge(fake_cf, entries, temporary=None, **args):
+    outcome = run(r2_credential_set, tokens=entries, temporary=temporary or [], **args)
+    assert not outcome.failed, outcome.result['msg']
+    return outcome.result
+
+
+def held(entries, result, **overrides):
+    """What a holder that rendered ``result`` reports on the next run."""
+    out = []
+    for entry in entries:
+        got = result['credentials'][entry['name']]
+        entry = dict(entry, held_access_key_id=got['access_key_id'], held_fingerprint=got['fingerprint'])
+        entry.update(overrides.get(entry['name'], {}))
+        entry.pop('rotate', None)
+        out.append(entry)
+    return out
+
+
+def calls(fake_cf, since=0):
+    return [(m, p) for m, p, unused, unused2 in fake_cf.calls[since:]]
+
+
+def test_first_run_one_write_per_credential_then_converged_run_lists_once(fake):
+    entries = tokens('web1', 'web2', 'db1')
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu',
+                  'permission': 'object_read_write', 'prefixes': ['in/'], 'ttl_seconds': 3600}]
+    first = converge(fake, entries, temporary)
+    assert first['changed'] is True
+    assert [c[0] for c in fake.writes] == ['POST', 'POST', 'POST', 'POST']
+    assert first['summary'] == {'created': 3, 'minted': 1}
+    for entry in entries:
+        got = first['credentials'][entry['name']]
+        assert got['new_material'] and len(got['secret_access_key']) == 64
+    temp = first['credentials']['web1:upload']
+    assert fake.temp_credentials[0]['parentAccessKeyId'] == first['credentials']['web1:media']['access_key_id']
+    assert temp['session_token'] and temp['expiration'] and temp['fingerprint']
+
+    start = len(fake.calls)
+    holder = dict(temporary[0], held_access_key_id=temp['access_key_id'], held_fingerprint=temp['fingerprint'],
+                  held_expiration=temp['expiration'])
+    again = converge(fake, held(entries, first), [holder])
+    assert again['changed'] is False
+    assert calls(fake, start) == [('GET', '/accounts/%s/tokens' % fake.account_id)]
+    assert again['api_requests'] == {'GET': 1, 'total': 1}
+    text = json.dumps(again)
+    assert 'secret_access_key' not in text and 'session_token' not in text
+
+
+def test_converged_run_costs_one_request_per_page_of_fifty(fake):
+    for index in range(120):
+        fake.add_token('other-%03d' % index)
+    entries = tokens(*['h%03d' % i for i in range(30)])
+    first = converge(fake, entries)
+    start = len(fake.calls)
+    converge(fake, held(entries, first))
+    assert calls(fake, start) == [('GET', '/accounts/%s/tokens' % fake.account_id)] * 3
+
+
+def test_holder_that_lost_its_files_gets_the_token_rolled_and_only_that_one(fake):
+    entries = tokens('web1', 'web2')
+    temporary = [{'name': 'web2:upload', 'parent': 'web2:media', 'bucket': 'backups', 'jurisdiction': 'eu'}]
+    first = converge(fake, entries, temporary)
+    temp = first['credentials']['web2:upload']
+    temp_held = dict(temporary[0], held_access_key_id=temp['access_key_id'], held_fingerprint=temp['fingerprint'],
+                     held_expiration=temp['expiration'])
+    start = len(fake.writes)
+    again = converge(fake, held(entries, first, **{'web2:media': {'held_access_key_id': ''}}), [temp_held])
+    assert again['credentials']['web1:media']['action'] == 'unchanged'
+    assert 'secret_access_key' not in again['credentials']['web1:media']
+    web2 = again['credentials']['web2:media']
+    assert web2['action'] == 'rolled' and web2['access_key_id'] == first['credentials']['web2:media']['access_key_id']
+    assert web2['secret_access_key'] != first['credentials']['web2:media']['secret_access_key']
+    # the rolled parent's children are dead: minted again
+    assert again['credentials']['web2:upload']['action'] == 'minted'
+    assert [(m, p.rsplit('/', 1)[-1]) for m, p, u, u2 in fake.writes[start:]] == [
+        ('PUT', 'value'), ('POST', 'temp-access-credentials')]
+
+
+def test_changed_fingerprint_rolls_changed_policy_updates_in_place(fake):
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    narrower = held(entries, first)
+    narrower[0]['permission'] = 'object_read_only'
+    result = converge(fake, narrower)
+    assert result['credentials']['web1:media']['action'] == 'updated'
+    assert 'secret_access_key' not in result['credentials']['web1:media']
+    moved = held(entries, first)
+    moved[0]['fingerprint'] = 'f2'
+    result = converge(fake, moved)
+    assert result['credentials']['web1:media']['action'] == 'rolled'
+    assert result['credentials']['web1:media']['fingerprint'] == 'f2'
+
+
+def test_rotation_creates_next_keeps_old_then_finishes_when_the_holder_has_it(fake):
+    entries = tokens('web1')
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu'}]
+    first = converge(fake, entries, temporary)
+    old_id = first['credentials']['web1:media']['access_key_id']
+    rotating = held(entries, first)
+    rotating[0]['rotate'] = True
+    started = converge(fake, rotating, temporary)
+    got = started['credentials']['web1:media']
+    assert got['action'] == 'rotation_started' and got['access_key_id'] != old_id and got['secret_access_key']
+    names = sorted(t['name'] for t in fake.tokens.values())
+    assert names == ['web1:media', 'web1:media~next']
+    assert fake.temp_credentials[-1]['parentAccessKeyId'] == got['access_key_id']
+    temp = started['credentials']['web1:upload']
+
+    holder = dict(temporary[0], held_access_key_id=temp['access_key_id'], held_fingerprint=temp['fingerprint'],
+                  held_expiration=temp['expiration'])
+    finished = converge(fake, held(entries, started), [holder])
+    assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
+    assert finished['credentials']['web1:upload']['action'] == 'kept'
+    assert [(t['id'], t['name']) for t in fake.tokens.values()] == [(got['access_key_id'], 'web1:media')]
+    assert 'secret_access_key' not in finished['credentials']['web1:media']
+
+
+def test_interrupted_rotation_is_abandoned_when_the_holder_kept_the_old_token(fake):
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    rotating = held(entries, first)
+    rotating[0]['rotate'] = True
+    converge(fake, rotating)
+    healed = converge(fake, held(entries, first))
+    assert healed['credentials']['web1:media']['action'] == 'unchanged'
+    assert [t['name'] for t in fake.tokens.values()] == ['web1:media']
+    assert healed['changed'] is True  # the ~next token was deleted
+
+
+def test_absent_deletes_the_token_and_a_pending_next(fake):
+    entries = tokens('web1', 'web2')
+    first = converge(fake, entries)
+    rotating = held(entries, first)
+    rotating[0]['rotate'] = True
+    converge(fake, rotating)
+    gone = converge(fake, [{'name': 'web1:media', 'state': 'absent'}, {'name': 'web2:media', 'state': 'absent'}])
+    assert gone['summary'] == {'deleted': 2} and not fake.tokens
+    again = converge(fake, [{'name': 'web1:media', 'state': 'absent'}])
+    assert again['changed'] is False and again['summary'] == {'absent': 1}
+
+
+def test_temporary_credentials_renewed_only_inside_the_window(fake):
+    group = 'Workers R2 Storage Write'
+    fake.add_token('api', owner='user', policies=fake._enrich(_r2.build_policies(
+        fake.account_id, 'admin_read_write', None, GROUPS[group])))
+    api_value = [t for t in fake.tokens.values() if t['name'] == 'api'][0]['_value']
+    entry = {'name': 'web1:read', 'bucket': 'backups', 'jurisdiction': 'eu', 'ttl_seconds': 3600,
+             'renew_before': 600, 'fingerprint': 'f1'}
+    first = run(r2_credential_set, api_token=api_value, temporary=[entry]).result
+    got = first['credentials']['web1:read']
+    assert got['action'] == 'minted'
+    assert fake.temp_credentials[-1]['parentAccessKeyId'] == [t for t in fake.tokens.values() if t['name'] == 'api'][0]['id']
+    holder = dict(entry, held_access_key_id=got['access_key_id'], held_fingerprint=got['fingerprint'],
+                  held_expiration=got['expiration'])
+    start = len(fake.calls)
+    kept = run(r2_credential_set, api_token=api_value, temporary=[holder]).result
+    assert kept['credentials']['web1:read']['action'] == 'kept' and not fake.calls[start:]
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=300)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    renewed = run(r2_credential_set, api_token=api_value, temporary=[dict(holder, held_expiration=soon)]).result
+    assert renewed['credentials']['web1:read']['action'] == 'minted'
+    rescoped = run(r2_credential_set, api_token=api_value, temporary=[dict(holder, prefixes=['logs/'])]).result
+    assert rescoped['credentials']['web1:read']['action'] == 'minted'
+
+
+def test_bad_input_names_the_entry_and_field_and_sends_nothing(fake):
+    entries = tokens('web1', 'web2')
+    entries[1]['buckets'] = ['Bad_Bucket']
+    outcome = run(r2_credential_set, tokens=entries)
+    assert outcome.failed and not fake.calls
+    assert outcome.result['msg'].startswith("tokens[1] (host web2, credential media): buckets[0]: invalid bucket name")
+    duplicate = run(r2_credential_set, tokens=tokens('web1') + tokens('web1'))
+    assert duplicate.failed and "name: 'web1:media' is used by another entry" in duplicate.result['msg']
+    ttl = run(r2_credential_set, temporary=[{'name': 't', 'label': 'host x', 'bucket': 'backups', 'ttl_seconds': 0}])
+    assert ttl.failed and ttl.result['msg'].startswith('temporary[0] (host x): ttl_seconds must be an integer from 1')
+    parent = run(r2_credential_set, temporary=[{'name': 't', 'bucket': 'backups', 'parent': 'nope'}])
+    assert parent.failed and "parent: 'nope' is not a token of this run" in parent.result['msg']
+    assert not fake.calls
+
+
+def test_missing_bucket_fails_before_any_write(fake):
+    entries = tokens('web1', 'web2')
+    entries[1]['buckets'] = ['not-there']
+    outcome = run(r2_credential_set, tokens=entries)
+    assert outcome.failed and not fake.writes
+    assert "tokens[1] (host web2, credential media): buckets: bucket 'not-there' does not exist in jurisdiction 'eu'" \
+        in outcome.result['msg']
+
+
+def test_duplicate_names_in_the_account_fail_before_any_write(fake):
+    fake.add_token('web2:media')
+    fake.add_token('web2:media')
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2'))
+    assert outcome.failed and not fake.writes
+    assert 'tokens[1] (host web2, credential media): name: 2 tokens are named' in outcome.result['msg']
+
+
+def test_check_mode_predicts_without_writes_or_secrets(fake):
+    entries = tokens('web1', 'web2')
+    predicted = run(r2_credential_set, check=True, tokens=entries).result
+    assert predicted['summary'] == {'created': 2} and not fake.writes
+    assert 'secret_access_key' not in json.dumps(predicted)
+    first = converge(fake, entries)
+    start = len(fake.writes)
+    lost = run(r2_credential_set, check=True, tokens=held(entries, first, **{'web1:media': {'held_access_key_id': ''}}))
+    assert lost.result['credentials']['web1:media']['action'] == 'rolled'
+    assert lost.result['credentials']['web2:media']['action'] == 'unchanged'
+    assert len(fake.writes) == start
+
+
+def test_temporary_above_its_parent_is_refused_before_any_request(fake):
+    entries = tokens('web1', permission='object_read_only')
+    higher = [{'name': 'web1:upload', 'label': 'host web1, credential upload', 'parent': 'web1:media',
+               'bucket': 'backups', 'jurisdiction': 'eu', 'permission': 'object_read_write'}]
+    outcome = run(r2_credential_set, tokens=entries, temporary=higher)
+    assert outcome.failed and not fake.calls
+    assert outcome.result['msg'] == (
+        "temporary[0] (host web1, credential upload): permission: object_read_write is higher than its parent "
+        "token 'web1:media' allows (object_read_only); temporary credentials can never exceed their parent")
+    elsewhere = [dict(higher[0], permission='object_read_only', bucket='two')]
+    outcome = run(r2_credential_set, tokens=entries, temporary=elsewhere)
+    assert outcome.failed and not fake.calls
+    assert "bucket: 'two' (eu) is not among the buckets of its parent token 'web1:media'" in outcome.result['msg']
+
+
+def test_api_token_parent_that_cannot_grant_fails_before_the_tokens_are_written(fake):
+    fake.add_token('api', owner='user')  # no R2 permission at all
+    api_value = [t for t in fake.tokens.values() if t['name'] == 'api'][0]['_value']
+    outcome = run(r2_credential_set, api_token=api_value, tokens=tokens('web1'),
+                  temporary=[{'name': 'web1:read', 'label': 'host web1, credential read', 'bucket': 'backups',
+                              'jurisdiction': 'eu'}])
+    assert outcome.failed and not fake.writes
+    assert outcome.result['msg'].startswith("temporary[0] (host web1, credential read): permission: object_read_only "
+                                            "on bucket 'backups' is higher than the parent token")
