@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters behind the provision role: r2_provision_plan, r2_provision_entries, r2_provision_render.
+
+Documented in the .yml files of the same names; the model is module_utils/_provision.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
+
+
+def r2_provision_plan(credentials, hostname, settings=None, homes=None):
+    """Validate and normalise one host's credentials; with homes, add files and fingerprints."""
+    plan = _provision.normalize_host(hostname, credentials, settings)
+    if homes is not None and not plan['errors']:
+        plan['read'] = _provision.layout_host(plan, homes, settings)
+    return plan
+
+
+def r2_provision_entries(plan, observed_files):
+    """r2_credential_set entries of one host, carrying what the host holds."""
+    if not isinstance(plan, dict) or 'credentials' not in plan:
+        raise AnsibleFilterError('r2_provision_entries: expects a plan from r2_provision_plan')
+    return _provision.entries_of_host(plan, observed_files)
+
+
+def r2_provision_render(plan, credentials, check_mode=False):
+    """client_config runs and access checks of one host, from the r2_credential_set result."""
+    try:
+        return _provision.render_host(plan, credentials, check_mode)
+    except _provision.ProvisionError as exc:
+        raise AnsibleFilterError('r2_provision_render: %s' % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'r2_provision_plan': r2_provision_plan,
+            'r2_provision_entries': r2_provision_entries,
+            'r2_provision_render': r2_provision_render,
+        }

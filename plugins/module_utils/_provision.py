@@ -1,0 +1,432 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the cloudflare_r2.credentials
+# collection and may not remain stable to outside uses. Changes may be made in ANY
+# release, even a bugfix release.
+
+"""Fleet provisioning model behind the ``provision`` role (through the ``r2_provision_*`` filters).
+
+A host declares credentials; this turns them into
+
+* a validated, normalised plan per host (errors name the host, the entry and the field),
+* the client files to look at on the host (read with ``r2_profile_info``; no secret leaves the host),
+* ``r2_credential_set`` entries carrying what the host holds, so that one reconcile run for the whole
+  fleet hands out new secrets exactly where they are needed,
+* and, from the reconcile result, the ``client_config`` profiles and the access checks of each host.
+
+Pure functions on plain data, so that the role stays thin and this stays unit-testable.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import posixpath
+import re
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+
+KINDS = ('token', 'temporary')
+STATES = ('present', 'absent')
+ADDRESSING = ('path', 'virtual', 'auto')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
+USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]{0,31}\$?$')
+URL_RE = re.compile(r'^https?://[^/\s?#]+/?$')
+PLACEHOLDER = 'CHECK-MODE-PLACEHOLDER'
+CHECK_KEY = 'r2-credentials-check'
+
+FIELDS = {
+    'common': ('name', 'type', 'state', 'permission', 'jurisdiction', 'user', 'profile', 'endpoint_override',
+               'addressing_style', 'rclone', 's3cmd', 'env_file', 'render', 'check'),
+    'token': ('buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before'),
+    'temporary': ('bucket', 'ttl_seconds', 'renew_before', 'prefixes', 'objects', 'parent'),
+}
+
+DEFAULT_SETTINGS = {
+    'account_id': None,
+    'user': None,
+    'token_name_format': 'ansible:{host}/{name}',
+    'jurisdiction': 'default',
+    'endpoint_overrides': {},
+    'addressing_style': 'path',
+    'rclone': True,
+    's3cmd': False,
+    'env_file': False,
+    'check': True,
+    'ttl_seconds': 3600,
+    'renew_before': None,
+    'render_root': '',
+    'state': None,        # 'absent' turns every credential absent (revocation)
+    'rotate': False,      # rotate every credential (or those named in 'rotate_only')
+    'rotate_only': [],
+}
+
+
+class ProvisionError(ValueError):
+    pass
+
+
+def settings_with_defaults(settings):
+    merged = dict(DEFAULT_SETTINGS)
+    merged.update(dict((k, v) for k, v in (settings or {}).items() if v is not None))
+    return merged
+
+
+def _is_bool(value):
+    return isinstance(value, bool)
+
+
+def _buckets(entry, jurisdiction, where, errors):
+    """Token buckets as (jurisdiction, name), all in the credential's jurisdiction."""
+    try:
+        buckets = _r2.normalize_buckets(entry.get('buckets'), jurisdiction, 'buckets')
+    except _r2.R2ValueError as exc:
+        errors.append('%s: %s' % (where, exc))
+        return []
+    other = sorted(set(j for j, n in buckets if j != jurisdiction))
+    if other:
+        errors.append('%s: buckets: every bucket must be in the credential\'s jurisdiction %r (found %s): one profile '
+                      'reaches one endpoint; declare one credential per jurisdiction'
+                      % (where, jurisdiction, ', '.join(other)))
+    return buckets
+
+
+def normalize_host(hostname, credentials, settings):
+    """Validate and normalise one host's credentials; returns {'errors', 'credentials', 'users'}."""
+    settings = settings_with_defaults(settings)
+    errors = []
+    out = []
+    prefix = '%s: provision_credentials' % hostname
+    if credentials is None:
+        credentials = []
+    if not isinstance(credentials, list):
+        return {'errors': ['%s: must be a list of credentials' % prefix], 'credentials': [], 'users': []}
+    try:
+        _r2.validate_account_id(settings['account_id'], 'provision_account_id')
+    except _r2.R2ValueError as exc:
+        errors.append('%s: %s' % (hostname, exc))
+    overrides = settings['endpoint_overrides'] or {}
+    if not isinstance(overrides, dict):
+        errors.append('%s: provision_endpoint_overrides: must be a dict of jurisdiction to URL' % hostname)
+        overrides = {}
+    for jurisdiction, url in overrides.items():
+        if jurisdiction not in _r2.JURISDICTIONS:
+            errors.append('%s: provision_endpoint_overrides: unknown jurisdiction %r (known: %s)'
+                          % (hostname, jurisdiction, ', '.join(_r2.JURISDICTIONS)))
+        elif not isinstance(url, str) or not URL_RE.match(url):
+            errors.append('%s: provision_endpoint_overrides.%s: must be an http:// or https:// URL without a path'
+                          % (hostname, jurisdiction))
+    names = {}
+    for index, entry in enumerate(credentials):
+        where = '%s[%d]' % (prefix, index)
+        if not isinstance(entry, dict):
+            errors.append('%s: must be a dict' % where)
+            continue
+        name = entry.get('name')
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            errors.append('%s: name: required, 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or '
+                          'digit' % where)
+            continue
+        where = '%s[%d] (%s)' % (prefix, index, name)
+        if name in names:
+            errors.append('%s: name: used by another credential of this host' % where)
+            continue
+        kind = entry.get('type', 'token')
+        if kind not in KINDS:
+            errors.append('%s: type: must be token or temporary' % where)
+            continue
+        known = FIELDS['common'] + FIELDS[kind]
+        unknown = sorted(set(entry) - set(known))
+        if unknown:
+            errors.append('%s: unknown field(s) %s for type %s (known: %s)'
+                          % (where, ', '.join(unknown), kind, ', '.join(sorted(known))))
+            continue
+        state = settings['state'] or entry.get('state', 'present')
+        if state not in STATES:
+            errors.append('%s: state: must be present or absent' % where)
+            continue
+        jurisdiction = entry.get('jurisdiction', settings['jurisdiction'])
+        if jurisdiction not in _r2.JURISDICTIONS:
+            errors.append('%s: jurisdiction: must be one of %s' % (where, ', '.join(_r2.JURISDICTIONS)))
+            continue
+        permission = entry.get('permission', 'object_read_only' if kind == 'temporary' else None)
+        if state == 'present' and permission not in _r2.PERMISSIONS:
+            errors.append('%s: permission: %s one of %s' % (
+                where, 'required,' if permission is None else 'must be', ', '.join(_r2.PERMISSIONS[::-1])))
+            continue
+        user = entry.get('user', settings['user'])
+        if not isinstance(user, str) or not USER_RE.match(user):
+            errors.append('%s: user: required (here or as provision_user), a unix user name' % where)
+            continue
+        flags = {}
+        for flag in ('rclone', 's3cmd', 'env_file', 'render', 'check'):
+            value = entry.get(flag, settings.get(flag, True))
+            if not _is_bool(value):
+                errors.append('%s: %s: must be a boolean' % (where, flag))
+            flags[flag] = bool(value)
+        addressing = entry.get('addressing_style', settings['addressing_style'])
+        if addressing not in ADDRESSING:
+            errors.append('%s: addressing_style: must be path, virtual or auto' % where)
+        endpoint = entry.get('endpoint_override')
+        if endpoint is not None and (not isinstance(endpoint, str) or not URL_RE.match(endpoint)):
+            errors.append('%s: endpoint_override: must be an http:// or https:// URL without a path' % where)
+            endpoint = None
+        if endpoint is None and overrides:
+            if jurisdiction not in overrides:
+                errors.append('%s: jurisdiction: %r has no endpoint in provision_endpoint_overrides (this host reaches '
+                              'R2 only through the overrides: add one, or set endpoint_override)'
+                              % (where, jurisdiction))
+            endpoint = overrides.get(jurisdiction)
+        if endpoint is None and settings['account_id'] and _r2.ACCOUNT_ID_RE.match(str(settings['account_id'])):
+            endpoint = _r2.endpoint_url(settings['account_id'].lower(), jurisdiction)
+        profile = entry.get('profile', name)
+        if not isinstance(profile, str) or not NAME_RE.match(profile):
+            errors.append('%s: profile: 1 to 64 letters, digits, ".", "_" or "-"' % where)
+        cred = {
+            'name': name, 'type': kind, 'state': state, 'permission': permission, 'jurisdiction': jurisdiction,
+            'user': user, 'profile': profile, 'endpoint': (endpoint or '').rstrip('/'), 'addressing_style': addressing,
+            'label': 'host %s, credential %s' % (hostname, name),
+            'key': settings['token_name_format'].format(host=hostname, name=name),
+        }
+        cred.update(flags)
+        if not cred['render']:
+            cred.update(rclone=False, s3cmd=False, env_file=False, check=False)
+        if kind == 'token':
+            cred['buckets'] = _buckets(entry, jurisdiction, where, errors)
+            if permission in _r2.ADMIN_PERMISSIONS and cred['buckets']:
+                errors.append('%s: buckets: must be empty with permission %s (admin permissions cover every bucket)'
+                              % (where, permission))
+            for field in ('ip_allow', 'ip_deny', 'expires_on', 'not_before'):
+                cred[field] = entry.get(field)
+            try:
+                for field in ('ip_allow', 'ip_deny'):
+                    if cred[field] is not None:
+                        cred[field] = _r2.normalize_cidrs(cred[field], field)
+                for field in ('expires_on', 'not_before'):
+                    if cred[field]:
+                        cred[field] = _r2.normalize_time(cred[field], field)
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (where, exc))
+            try:
+                _r2.validate_token_name(cred['key'])
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s (from provision_token_name_format)' % (where, exc))
+        else:
+            bucket = entry.get('bucket')
+            try:
+                _r2.validate_bucket_name(bucket, 'bucket')
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (where, exc))
+            cred['bucket'] = bucket
+            ttl = entry.get('ttl_seconds', settings['ttl_seconds'])
+            try:
+                cred['ttl_seconds'] = _r2.validate_ttl(ttl)
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (where, exc))
+                cred['ttl_seconds'] = None
+            renew = entry.get('renew_before', settings['renew_before'])
+            if renew is not None and cred['ttl_seconds'] and (
+                    _is_bool(renew) or not isinstance(renew, int) or renew < 0 or renew >= cred['ttl_seconds']):
+                errors.append('%s: renew_before: must be an integer from 0 to less than ttl_seconds (%s)'
+                              % (where, cred['ttl_seconds']))
+            cred['renew_before'] = renew
+            for field in ('prefixes', 'objects'):
+                try:
+                    cred[field] = _r2.validate_string_list(entry.get(field), field)
+                except _r2.R2ValueError as exc:
+                    errors.append('%s: %s' % (where, exc))
+            cred['parent'] = entry.get('parent')
+        names[name] = cred
+        out.append(cred)
+    for cred in out:
+        if cred['type'] == 'temporary' and cred['parent'] is not None and cred['state'] == 'present':
+            parent = names.get(cred['parent'])
+            if parent is None or parent['type'] != 'token' or parent['state'] != 'present':
+                errors.append('%s: provision_credentials (%s): parent: %r is not a token credential of this host '
+                              'with state present' % (hostname, cred['name'], cred['parent']))
+            else:
+                cred['parent_key'] = parent['key']
+    for cred in out:
+        cred['selected_for_rotation'] = bool(settings['rotate']) and (
+            not settings['rotate_only'] or cred['name'] in settings['rotate_only'])
+    users = sorted(set(c['user'] for c in out if c['render']))
+    return {'errors': errors, 'credentials': out, 'users': users}
+
+
+def files_of(cred, home):
+    """The files one credential is rendered into (the client_config defaults under ``home``)."""
+    files = {
+        'aws_config': posixpath.join(home, '.aws', 'config'),
+        'aws_credentials': posixpath.join(home, '.aws', 'credentials'),
+    }
+    if cred['rclone']:
+        files['rclone'] = posixpath.join(home, '.config', 'rclone', 'rclone.conf')
+    if cred['s3cmd']:
+        files['s3cmd'] = posixpath.join(home, '.s3cfg-%s' % cred['profile'])
+    if cred['env_file']:
+        files['env_file'] = posixpath.join(home, '.config', 'r2', '%s.env' % cred['profile'])
+    return files
+
+
+def fingerprint(cred, files):
+    """Summary of how the host uses a credential; a change means the host needs the secret again."""
+    material = dict((k, cred[k]) for k in ('user', 'profile', 'endpoint', 'addressing_style', 'type'))
+    material['files'] = files
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode('utf-8')).hexdigest()[:32]
+
+
+def home_of(user, homes, settings):
+    if settings['render_root']:
+        return posixpath.join(settings['render_root'], user)
+    return (homes or {}).get(user)
+
+
+def layout_host(plan, homes, settings):
+    """Add files and fingerprints to a normalised plan; returns the r2_profile_info ``files`` to read."""
+    settings = settings_with_defaults(settings)
+    to_read = {}
+    for cred in plan['credentials']:
+        home = home_of(cred['user'], homes, settings)
+        cred['home'] = home
+        cred['files'] = files_of(cred, home) if cred['render'] and home else {}
+        cred['fingerprint'] = fingerprint(cred, cred['files'])
+        for kind, path in cred['files'].items():
+            to_read[path] = 'env' if kind == 'env_file' else 'ini'
+    return [{'path': path, 'format': fmt} for path, fmt in sorted(to_read.items())]
+
+
+def _section(observed, path, section):
+    info = observed.get(path) or {}
+    return (info.get('sections') or {}).get(section) if info.get('exists') else None
+
+
+def held_copy(cred, observed):
+    """(access key id, fingerprint, expiration) of the host's usable copy, or ('', None, None)."""
+    creds = _section(observed, cred['files'].get('aws_credentials'), cred['profile'])
+    config = _section(observed, cred['files'].get('aws_config'),
+                      'default' if cred['profile'] == 'default' else 'profile %s' % cred['profile'])
+    if not creds or config is None:
+        return '', None, None
+    values, secrets = creds.get('values') or {}, creds.get('secrets') or []
+    key = values.get('aws_access_key_id') or ''
+    needed = ['aws_secret_access_key'] + (['aws_session_token'] if cred['type'] == 'temporary' else [])
+    if not key or any(s not in secrets for s in needed):
+        return '', None, None
+    if 'rclone' in cred['files']:
+        remote = _section(observed, cred['files']['rclone'], cred['profile'])
+        if not remote or (remote.get('values') or {}).get('access_key_id') != key \
+                or 'secret_access_key' not in (remote.get('secrets') or []):
+            return '', None, None
+    if 's3cmd' in cred['files']:
+        s3cfg = _section(observed, cred['files']['s3cmd'], 'default')
+        if not s3cfg or (s3cfg.get('values') or {}).get('access_key') != key \
+                or 'secret_key' not in (s3cfg.get('secrets') or []):
+            return '', None, None
+    if 'env_file' in cred['files']:
+        env = _section(observed, cred['files']['env_file'], 'env')
+        if not env or (env.get('values') or {}).get('AWS_ACCESS_KEY_ID') != key \
+                or 'AWS_SECRET_ACCESS_KEY' not in (env.get('secrets') or []):
+            return '', None, None
+    return key, values.get('r2_fingerprint'), values.get('r2_expiration')
+
+
+def entries_of_host(plan, observed_files):
+    """``r2_credential_set`` entries for one host, with what the host holds."""
+    observed = dict((f.get('path'), f) for f in observed_files or [])
+    tokens, temporary = [], []
+    for cred in plan['credentials']:
+        if cred['render']:
+            held, held_fp, held_exp = held_copy(cred, observed)
+        else:
+            held, held_fp, held_exp = None, None, None
+        if cred['type'] == 'token':
+            entry = {'name': cred['key'], 'label': cred['label'], 'state': cred['state']}
+            if cred['state'] == 'present':
+                entry.update(
+                    permission=cred['permission'], jurisdiction=cred['jurisdiction'],
+                    buckets=[{'name': n, 'jurisdiction': j} for j, n in cred['buckets']],
+                    ip_allow=cred['ip_allow'], ip_deny=cred['ip_deny'], expires_on=cred['expires_on'],
+                    not_before=cred['not_before'], held_access_key_id=held, fingerprint=cred['fingerprint'],
+                    held_fingerprint=held_fp, rotate=cred['selected_for_rotation'])
+            tokens.append(entry)
+        elif cred['state'] == 'present':
+            entry = {'name': cred['key'], 'label': cred['label'], 'bucket': cred['bucket'],
+                     'jurisdiction': cred['jurisdiction'], 'permission': cred['permission'],
+                     'ttl_seconds': cred['ttl_seconds'], 'renew_before': cred['renew_before'],
+                     'prefixes': cred['prefixes'], 'objects': cred['objects'],
+                     'parent': cred.get('parent_key'), 'held_access_key_id': held, 'held_expiration': held_exp,
+                     'fingerprint': cred['fingerprint'], 'held_fingerprint': held_fp,
+                     'force': cred['selected_for_rotation']}
+            temporary.append(entry)
+    return {'tokens': tokens, 'temporary': temporary}
+
+
+def check_of(cred):
+    """The S3 request that proves a rendered credential works, or None when no bucket is known."""
+    if cred['type'] == 'temporary':
+        key = CHECK_KEY
+        if cred['objects']:
+            key = cred['objects'][0]
+        elif cred['prefixes']:
+            key = cred['prefixes'][0] + CHECK_KEY
+        return {'bucket': cred['bucket'], 'operation': 'get_object', 'key': key}
+    if cred['buckets']:
+        return {'bucket': cred['buckets'][0][1], 'operation': 'get_object', 'key': CHECK_KEY}
+    if cred['permission'] in _r2.ADMIN_PERMISSIONS:
+        return {'bucket': None, 'operation': 'list_buckets', 'key': None}
+    return None
+
+
+def render_host(plan, credentials, check_mode=False):
+    """client_config runs (one per user) and checks for one host, from the reconcile result.
+
+    Only credentials with new material are written: the others are already on the host.
+    """
+    users = {}
+    checks, trials = [], []
+    for cred in plan['credentials']:
+        if not cred['render']:
+            continue
+        got = (credentials or {}).get(cred['key']) or {}
+        run = users.setdefault(cred['user'], {'user': cred['user'], 'home': cred['home'], 'present': [],
+                                              'absent': []})
+        if cred['state'] == 'absent':
+            run['absent'].append({'name': cred['profile']})
+            continue
+        if not got.get('new_material'):
+            continue
+        secret = got.get('secret_access_key') or (PLACEHOLDER if check_mode else None)
+        if secret is None:
+            raise ProvisionError('%s: the reconcile returned no secret for new material' % cred['label'])
+        profile = {
+            'name': cred['profile'],
+            'access_key_id': got.get('access_key_id') or PLACEHOLDER,
+            'secret_access_key': secret,
+            'endpoint_override': cred['endpoint'],
+            'permission': cred['permission'],
+            'addressing_style': cred['addressing_style'],
+            'rclone': cred['rclone'],
+            's3cmd': cred['s3cmd'],
+            'env_file': cred['env_file'],
+            'fingerprint': got.get('fingerprint') or cred['fingerprint'],
+        }
+        if cred['type'] == 'temporary':
+            profile['session_token'] = got.get('session_token') or PLACEHOLDER
+            profile['expiration'] = got.get('expiration') or None
+        run['present'].append(profile)
+        check = check_of(cred)
+        if cred['check'] and check:
+            check.update(user=cred['user'], profile=cred['profile'], name=cred['name'],
+                         credentials_file=cred['files']['aws_credentials'], config_file=cred['files']['aws_config'])
+            checks.append(check)
+            # The same check with the values themselves: a rotation tries the new secret from the host
+            # before it replaces the old one. Kept apart so that the checks can be shown.
+            trials.append({'access_key_id': profile['access_key_id'], 'secret_access_key': secret,
+                           'session_token': profile.get('session_token'), 'endpoint_url': cred['endpoint']})
+    runs = [r for r in sorted(users.values(), key=lambda r: r['user']) if r['present'] or r['absent']]
+    return {'runs': runs, 'checks': checks, 'trials': trials}

@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet model of the provision role: validation, what a host holds, entries, rendering."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import secrets
+
+import pytest
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
+from ansible_collections.cloudflare_r2.credentials.plugins.filter import provision as provision_filters
+
+ACCOUNT = '0123456789abcdef0123456789abcdef'
+SETTINGS = {'account_id': ACCOUNT, 'user': 'deploy'}
+HOMES = {'deploy': '/home/deploy', 'backup': '/srv/backup'}
+CREDENTIALS = [
+    {'name': 'media', 'permission': 'object_read_write', 'jurisdiction': 'eu', 'buckets': ['media-eu'],
+     's3cmd': True, 'env_file': True},
+    {'name': 'incoming', 'type': 'temporary', 'parent': 'media', 'permission': 'object_read_write',
+     'jurisdiction': 'eu', 'bucket': 'media-eu', 'prefixes': ['in/'], 'ttl_seconds': 3600},
+    {'name': 'audit', 'permission': 'admin_read_only', 'jurisdiction': 'fedramp', 'user': 'backup', 'rclone': False},
+]
+
+
+def plan_of(credentials=None, settings=None, homes=HOMES, host='web1'):
+    plan = provision_filters.r2_provision_plan(copy.deepcopy(CREDENTIALS if credentials is None else credentials),
+                                               host, dict(SETTINGS, **(settings or {})), homes)
+    assert not plan['errors'], plan['errors']
+    return plan
+
+
+def errors_of(credentials, settings=None):
+    return _provision.normalize_host('web1', credentials, dict(SETTINGS, **(settings or {})))['errors']
+
+
+def test_plan_normalises_names_endpoints_files_and_users():
+    plan = plan_of()
+    media, incoming, audit = plan['credentials']
+    assert plan['users'] == ['backup', 'deploy']
+    assert media['key'] == 'ansible:web1/media' and media['label'] == 'host web1, credential media'
+    assert media['endpoint'] == 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT
+    assert audit['endpoint'] == 'https://%s.fedramp.r2.cloudflarestorage.com' % ACCOUNT
+    assert media['buckets'] == [('eu', 'media-eu')]
+    assert incoming['parent_key'] == 'ansible:web1/media'
+    assert media['files'] == {
+        'aws_config': '/home/deploy/.aws/config', 'aws_credentials': '/home/deploy/.aws/credentials',
+        'rclone': '/home/deploy/.config/rclone/rclone.conf', 's3cmd': '/home/deploy/.s3cfg-media',
+        'env_file': '/home/deploy/.config/r2/media.env'}
+    assert sorted(audit['files']) == ['aws_config', 'aws_credentials']
+    assert audit['files']['aws_config'] == '/srv/backup/.aws/config'
+    assert {'path': '/home/deploy/.config/r2/media.env', 'format': 'env'} in plan['read']
+    # the fingerprint follows how the host uses the credential
+    other = plan_of(settings={'endpoint_overrides': {'eu': 'http://127.0.0.1:9000', 'fedramp': 'http://127.0.0.1:9001'}})
+    assert other['credentials'][0]['endpoint'] == 'http://127.0.0.1:9000'
+    assert other['credentials'][0]['fingerprint'] != media['fingerprint']
+    assert plan_of()['credentials'][0]['fingerprint'] == media['fingerprint']
+
+
+def test_render_root_replaces_the_home():
+    plan = plan_of(settings={'render_root': '/tmp/bench/web1'}, homes={})
+    assert plan['credentials'][0]['files']['aws_credentials'] == '/tmp/bench/web1/deploy/.aws/credentials'
+
+
+@pytest.mark.parametrize('credentials, settings, message', [
+    ([{'name': 'a', 'permission': 'object_read_only', 'bucket': 'x'}], None,
+     "web1: provision_credentials[0] (a): unknown field(s) bucket for type token"),
+    ([{'name': 'a', 'permission': 'read'}], None,
+     "web1: provision_credentials[0] (a): permission: must be one of admin_read_write, admin_read_only, "
+     "object_read_write, object_read_only"),
+    ([{'name': 'a'}], None, "web1: provision_credentials[0] (a): permission: required"),
+    ([{'name': 'a', 'permission': 'object_read_only'}], {'user': None},
+     "web1: provision_credentials[0] (a): user: required (here or as provision_user)"),
+    ([{'name': 'bad name', 'permission': 'object_read_only'}], None, "web1: provision_credentials[0]: name: required"),
+    ([{'name': 'a', 'permission': 'object_read_only'}, {'name': 'a', 'permission': 'object_read_only'}], None,
+     "web1: provision_credentials[1] (a): name: used by another credential of this host"),
+    ([{'name': 'a', 'permission': 'object_read_only', 'jurisdiction': 'eu',
+       'buckets': [{'name': 'logs', 'jurisdiction': 'default'}]}], None,
+     "web1: provision_credentials[0] (a): buckets: every bucket must be in the credential's jurisdiction 'eu'"),
+    ([{'name': 'a', 'permission': 'object_read_only', 'jurisdiction': 'fedramp'}],
+     {'endpoint_overrides': {'eu': 'http://127.0.0.1:9000'}},
+     "web1: provision_credentials[0] (a): jurisdiction: 'fedramp' has no endpoint in provision_endpoint_overrides"),
+    ([{'name': 'a', 'type': 'temporary', 'bucket': 'logs', 'ttl_seconds': 700000}], None,
+     "web1: provision_credentials[0] (a): ttl_seconds must be an integer from 1 to 604800"),
+    ([{'name': 'a', 'type': 'temporary', 'bucket': 'logs', 'ttl_seconds': 600, 'renew_before': 600}], None,
+     "web1: provision_credentials[0] (a): renew_before: must be an integer from 0 to less than ttl_seconds (600)"),
+    ([{'name': 'a', 'type': 'temporary', 'bucket': 'logs', 'parent': 'nope'}], None,
+     "web1: provision_credentials (a): parent: 'nope' is not a token credential of this host"),
+    ([{'name': 'a', 'permission': 'admin_read_only', 'buckets': ['logs']}], None,
+     "web1: provision_credentials[0] (a): buckets: must be empty with permission admin_read_only"),
+    ([{'name': 'a', 'permission': 'object_read_only', 'rclone': 'yes'}], None,
+     "web1: provision_credentials[0] (a): rclone: must be a boolean"),
+    ([{'name': 'a', 'permission': 'object_read_only', 'endpoint_override': 'ftp://x'}], None,
+     "web1: provision_credentials[0] (a): endpoint_override: must be an http:// or https:// URL"),
+    ([{'name': 'a', 'permission': 'object_read_only'}], {'account_id': 'nope'}, "web1: provision_account_id"),
+    ('not a list', None, "web1: provision_credentials: must be a list of credentials"),
+])
+def test_bad_input_names_the_host_the_entry_and_the_field(credentials, settings, message):
+    errors = errors_of(credentials, settings)
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def observed_for(plan, key_id, secret_names=('aws_secret_access_key',), fingerprint=None, expiration=None,
+                 drop=None):
+    """What r2_profile_info returns for a host that holds credential 0 of ``plan`` with ``key_id``."""
+    cred = plan['credentials'][0]
+    files = {
+        cred['files']['aws_credentials']: {cred['profile']: {'values': {
+            'aws_access_key_id': key_id, 'r2_fingerprint': fingerprint or cred['fingerprint'],
+            'r2_expiration': expiration}, 'secrets': list(secret_names)}},
+        cred['files']['aws_config']: {'profile %s' % cred['profile']: {'values': {'region': 'auto'}, 'secrets': []}},
+        cred['files']['rclone']: {cred['profile']: {'values': {'access_key_id': key_id},
+                                                    'secrets': ['secret_access_key']}},
+        cred['files']['s3cmd']: {'default': {'values': {'access_key': key_id}, 'secrets': ['secret_key']}},
+        cred['files']['env_file']: {'env': {'values': {'AWS_ACCESS_KEY_ID': key_id},
+                                            'secrets': ['AWS_SECRET_ACCESS_KEY']}},
+    }
+    if drop:
+        del files[cred['files'][drop]]
+    return [{'path': path, 'exists': True, 'sections': sections} for path, sections in files.items()]
+
+
+def test_entries_carry_what_the_host_holds():
+    plan = plan_of()
+    entries = provision_filters.r2_provision_entries(plan, observed_for(plan, 'a' * 32))
+    media = entries['tokens'][0]
+    assert media['name'] == 'ansible:web1/media' and media['held_access_key_id'] == 'a' * 32
+    assert media['held_fingerprint'] == media['fingerprint'] == plan['credentials'][0]['fingerprint']
+    assert media['buckets'] == [{'name': 'media-eu', 'jurisdiction': 'eu'}] and media['rotate'] is False
+    incoming = entries['temporary'][0]
+    assert incoming['parent'] == 'ansible:web1/media' and incoming['held_access_key_id'] == ''
+    assert entries['tokens'][1]['held_access_key_id'] == ''  # audit: nothing on the host yet
+
+
+@pytest.mark.parametrize('drop', ['rclone', 's3cmd', 'env_file', 'aws_config'])
+def test_a_missing_file_means_the_host_needs_the_secret_again(drop):
+    plan = plan_of()
+    entries = _provision.entries_of_host(plan, observed_for(plan, 'a' * 32, drop=drop))
+    assert entries['tokens'][0]['held_access_key_id'] == ''
+
+
+def test_a_missing_secret_or_another_key_means_the_host_needs_the_secret_again():
+    plan = plan_of()
+    assert _provision.entries_of_host(plan, observed_for(plan, 'a' * 32, secret_names=()))['tokens'][0][
+        'held_access_key_id'] == ''
+    observed = observed_for(plan, 'a' * 32)
+    observed[3]['sections']['default']['values']['access_key'] = 'b' * 32  # s3cmd holds another key
+    assert _provision.entries_of_host(plan, observed)['tokens'][0]['held_access_key_id'] == ''
+
+
+def test_revoke_and_rotate_settings():
+    revoke = plan_of(settings={'state': 'absent'})
+    entries = _provision.entries_of_host(revoke, [])
+    assert entries['tokens'] == [{'name': 'ansible:web1/media', 'label': 'host web1, credential media',
+                                  'state': 'absent'},
+                                 {'name': 'ansible:web1/audit', 'label': 'host web1, credential audit',
+                                  'state': 'absent'}]
+    assert entries['temporary'] == []
+    rotate = plan_of(settings={'rotate': True, 'rotate_only': ['media']})
+    entries = _provision.entries_of_host(rotate, [])
+    assert [t['rotate'] for t in entries['tokens']] == [True, False]
+    assert entries['temporary'][0]['force'] is False
+
+
+def test_render_writes_only_new_material_and_keeps_secrets_out_of_the_checks():
+    plan = plan_of()
+    secret, session = secrets.token_hex(32), secrets.token_urlsafe(64)
+    result = {
+        'ansible:web1/media': {'new_material': True, 'access_key_id': 'a' * 32, 'secret_access_key': secret,
+                               'fingerprint': 'fp'},
+        'ansible:web1/incoming': {'new_material': True, 'access_key_id': 'b' * 32, 'secret_access_key': secret,
+                                  'session_token': session, 'expiration': '2026-11-28T10:00:00Z',
+                                  'fingerprint': 'tfp'},
+        'ansible:web1/audit': {'new_material': False, 'access_key_id': 'c' * 32},
+    }
+    render = provision_filters.r2_provision_render(plan, result)
+    assert [(r['user'], [p['name'] for p in r['present']]) for r in render['runs']] == [
+        ('deploy', ['media', 'incoming'])]
+    media, incoming = render['runs'][0]['present']
+    assert media['secret_access_key'] == secret and media['fingerprint'] == 'fp' and media['s3cmd'] is True
+    assert incoming['session_token'] == session and incoming['expiration'] == '2026-11-28T10:00:00Z'
+    assert [(c['name'], c['operation'], c['bucket'], c['key']) for c in render['checks']] == [
+        ('media', 'get_object', 'media-eu', 'r2-credentials-check'),
+        ('incoming', 'get_object', 'media-eu', 'in/r2-credentials-check')]
+    assert secret not in json.dumps(render['checks']) and session not in json.dumps(render['checks'])
+    assert render['trials'][1]['session_token'] == session
+
+
+def test_render_in_check_mode_uses_placeholders_and_absent_removes():
+    plan = plan_of()
+    predicted = {'ansible:web1/media': {'new_material': True, 'access_key_id': None},
+                 'ansible:web1/audit': {'new_material': True, 'access_key_id': None}}
+    render = _provision.render_host(plan, predicted, check_mode=True)
+    assert {p['secret_access_key'] for r in render['runs'] for p in r['present']} == {_provision.PLACEHOLDER}
+    with pytest.raises(_provision.ProvisionError, match='host web1, credential media: the reconcile returned no'):
+        _provision.render_host(plan, predicted, check_mode=False)
+    revoke = plan_of(settings={'state': 'absent'})
+    render = _provision.render_host(revoke, {})
+    assert [(r['user'], r['absent']) for r in render['runs']] == [
+        ('backup', [{'name': 'audit'}]), ('deploy', [{'name': 'media'}, {'name': 'incoming'}])]
+    assert render['checks'] == []
+
+
+def test_admin_token_without_buckets_is_checked_by_listing_buckets():
+    plan = plan_of()
+    render = _provision.render_host(plan, {'ansible:web1/audit': {'new_material': True, 'access_key_id': 'c' * 32,
+                                                                  'secret_access_key': 's' * 64}})
+    assert [(c['name'], c['operation'], c['bucket']) for c in render['checks']] == [('audit', 'list_buckets', None)]
