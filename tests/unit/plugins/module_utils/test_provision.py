@@ -27,9 +27,9 @@ CREDENTIALS = [
 ]
 
 
-def plan_of(credentials=None, settings=None, homes=HOMES, host='web1'):
+def plan_of(credentials=None, settings=None, homes=None, host='web1'):
     plan = provision_filters.r2_provision_plan(copy.deepcopy(CREDENTIALS if credentials is None else credentials),
-                                               host, dict(SETTINGS, **(settings or {})), homes)
+                                               host, dict(SETTINGS, **(settings or {})), HOMES if homes is None else homes)
     assert not plan['errors'], plan['errors']
     return plan
 

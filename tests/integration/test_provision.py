@@ -1,0 +1,124 @@
+"""The provision playbook on local hosts (files rendered under a per-host root): bad input, per host and field.
+
+The full story on real unix users (su, sshd), with the real S3 clients, rotation and revocation, is the molecule
+scenario extensions/molecule/provision; these runs check what a user sees when the inventory is wrong:
+one message per problem naming the host and the field, and no API write that the mistake could leave half-done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import yaml
+
+from harness import paths
+
+GOOD = {'name': 'media', 'permission': 'object_read_only', 'buckets': ['fleet-ok']}
+
+
+def inventory(tmp_path, cf, hosts, **group_vars):
+    """An inventory of local hosts in group r2_clients, rendering under tmp_path/HOST."""
+    variables = {
+        'ansible_connection': 'local', 'ansible_python_interpreter': paths.venv_python(),
+        'provision_user': 'root', 'provision_account_id': cf.account_id, 'provision_api_url': cf.api_url,
+        'provision_endpoint_overrides': cf.s3_endpoints, 'provision_check_retries': 0,
+    }
+    variables.update(group_vars)
+    for host, host_vars in hosts.items():
+        host_vars.setdefault('provision_render_root', str(tmp_path / 'render' / host))
+    path = tmp_path / 'inventory.yml'
+    path.write_text(yaml.safe_dump({'r2_clients': {'hosts': hosts, 'vars': variables}}))
+    return ['-i', str(path)]
+
+
+def writes(cf):
+    return [(r['method'], r['route']) for r in cf.stats()['requests'] if r['method'] != 'GET']
+
+
+def test_bad_input_fails_each_host_with_host_and_field_and_the_good_host_is_provisioned(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = {
+        'good': {'provision_credentials': [GOOD]},
+        'unknown-field': {'provision_credentials': [dict(GOOD, colour='blue')]},
+        'bad-ttl': {'provision_credentials': [{'name': 'upload', 'type': 'temporary', 'bucket': 'fleet-ok',
+                                               'ttl_seconds': 604801}]},
+        'no-endpoint': {'provision_credentials': [dict(GOOD, jurisdiction='fedramp', buckets=[])],
+                        'provision_endpoint_overrides': {'default': cf.s3_endpoints['default']}},
+        'no-user': {'provision_credentials': [GOOD], 'provision_user': 'r2-no-such-user', 'provision_render_root': ''},
+    }
+    cf.reset_stats()
+    result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
+    output = result.output
+    assert result.rc != 0
+    for message in (
+            'unknown-field: provision_credentials[0] (media): unknown field(s) colour for type token',
+            'bad-ttl: provision_credentials[0] (upload): ttl_seconds must be an integer from 1 to 604800',
+            "no-endpoint: provision_credentials[0] (media): jurisdiction: 'fedramp' has no endpoint in "
+            'provision_endpoint_overrides',
+            "no-user: provision_credentials: user(s) r2-no-such-user do not exist on this host"):
+        assert message in output, message
+    recap = result.recap
+    assert recap['good']['failed'] == 0 and recap['good']['changed'] > 0
+    assert all(recap[host]['failed'] == 1 for host in hosts if host != 'good'), recap
+    # only the good host's token was made; nothing for the hosts that failed
+    assert writes(cf) == [('POST', 'POST /accounts/{account_id}/tokens')]
+    assert [t['name'] for t in cf.tokens() if t['owner'] == 'account'] == ['ansible:good/media']
+    assert os.path.exists(tmp_path / 'render' / 'good' / 'root' / '.aws' / 'credentials')
+
+
+def test_errors_the_modules_find_stop_the_whole_reconcile_before_any_write(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = {
+        'web1': {'provision_credentials': [GOOD]},
+        'web2': {'provision_credentials': [dict(GOOD, buckets=['not-there'])]},
+    }
+    cf.reset_stats()
+    result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
+    assert result.rc != 0
+    assert ("tokens[1] (host web2, credential media): buckets: bucket 'not-there' does not exist in jurisdiction "
+            "'default'") in result.output
+    assert writes(cf) == [] and not [t for t in cf.tokens() if t['owner'] == 'account']
+
+    hosts = {'web1': {'provision_credentials': [
+        GOOD, {'name': 'upload', 'type': 'temporary', 'parent': 'media', 'bucket': 'fleet-ok',
+               'permission': 'object_read_write'}]}}
+    cf.reset_stats()
+    result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
+    assert result.rc != 0
+    assert ("temporary[0] (host web1, credential upload): permission: object_read_write is higher than its parent "
+            "token 'ansible:web1/media' allows (object_read_only)") in result.output
+    assert writes(cf) == []
+
+
+def test_check_mode_predicts_without_writing_and_a_converged_run_lists_once(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = dict(('web%d' % i, {'provision_credentials': [GOOD]}) for i in range(3))
+    args = inventory(tmp_path, cf, hosts)
+    cf.reset_stats()
+    predicted = run_playbook('provision_fleet', args=args, check=True)
+    assert predicted.rc == 0, predicted.output[-3000:]
+    assert '"3 host(s): created 3;' in predicted.output
+    assert writes(cf) == [] and not os.path.exists(tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials')
+    first = run_playbook('provision_fleet', args=args)
+    assert first.rc == 0, first.output[-3000:]
+    cf.reset_stats()
+    again = run_playbook('provision_fleet', args=args)
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    requests = [(r['method'], r['route']) for r in cf.stats()['requests']]
+    assert requests == [('GET', 'GET /accounts/{account_id}/tokens')], json.dumps(requests)
+
+
+def test_main_entry_point_runs_the_three_phases_in_one_play(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = dict(('web%d' % i, {'provision_credentials': [GOOD]}) for i in range(2))
+    args = inventory(tmp_path, cf, hosts)
+    first = run_playbook('provision_one_play', args=args)
+    assert first.rc == 0, first.output[-3000:]
+    assert '"2 host(s): created 2;' in first.output
+    names = sorted(t['name'] for t in cf.tokens() if t['owner'] == 'account')
+    assert names == ['ansible:web0/media', 'ansible:web1/media']
+    cf.reset_stats()
+    again = run_playbook('provision_one_play', args=args)
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    assert len(cf.stats()['requests']) == 1
