@@ -497,7 +497,11 @@ class Reconciler:
                 continue
             spec = _r2.merge_unmanaged(spec, plan['current'])
             if (entry['expires_on'] or entry['not_before']) and spec['expires_on']:
-                _r2.validate_validity(spec['expires_on'], spec['not_before'])
+                # One of the pair was given and the other kept from the token: check them together.
+                try:
+                    _r2.validate_validity(spec['expires_on'], spec['not_before'])
+                except _r2.R2ValueError as exc:
+                    raise _r2.R2ValueError('%s: %s' % (label, exc))
             plan['spec'] = spec
             if nxt and held is not None and held == nxt.get('id'):
                 # The holder has the new token: finish the rotation (the renaming PUT also applies the spec).
