@@ -15,6 +15,7 @@ __metaclass__ = type
 import pytest
 
 from ansible.module_utils import basic
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -42,6 +43,9 @@ def patch_module_exits(monkeypatch):
         raise ModuleExit(_formatted(self, kwargs), True)
 
     monkeypatch.setattr(warnings, '_global_warnings', {})
+    # Importing any controller code (a filter or lookup test in the same process) makes module warnings go to
+    # the controller's display instead of the result: run the module as a module.
+    monkeypatch.setattr(module_utils_internal, 'is_controller', False)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
 

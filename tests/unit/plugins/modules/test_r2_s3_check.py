@@ -20,6 +20,7 @@ import urllib.parse
 import pytest
 
 from ansible.module_utils import basic
+from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -77,6 +78,9 @@ def _module(monkeypatch):
         raise ModuleExit(formatted(self, kwargs), True)
 
     monkeypatch.setattr(warnings, '_global_warnings', {})
+    # Importing any controller code (a filter or lookup test in the same process) makes module warnings go to
+    # the controller's display instead of the result: run the module as a module.
+    monkeypatch.setattr(module_utils_internal, 'is_controller', False)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.setattr(r2_s3_check, '_utcnow', lambda: NOW)
