@@ -243,6 +243,17 @@ def normalize_host(hostname, credentials, settings):
             cred['parent'] = entry.get('parent')
         names[name] = cred
         out.append(cred)
+    profiles = {}
+    for cred in out:
+        if cred['render']:
+            owner = profiles.setdefault((cred['user'], cred['profile']), cred['name'])
+            if owner != cred['name']:
+                errors.append('%s: provision_credentials (%s): profile: %r of user %s is already written by credential '
+                              '%r; give one of them another profile' % (hostname, cred['name'], cred['profile'],
+                                                                       cred['user'], owner))
+        elif cred['type'] == 'temporary':
+            errors.append('%s: provision_credentials (%s): render: temporary credentials exist only to be written on '
+                          'the host; render must be true' % (hostname, cred['name']))
     for cred in out:
         if cred['type'] == 'temporary' and cred['parent'] is not None and cred['state'] == 'present':
             parent = names.get(cred['parent'])
@@ -256,6 +267,15 @@ def normalize_host(hostname, credentials, settings):
             not settings['rotate_only'] or cred['name'] in settings['rotate_only'])
     users = sorted(set(c['user'] for c in out if c['render']))
     return {'errors': errors, 'credentials': out, 'users': users}
+
+
+SECTIONS = {
+    'aws_config': lambda profile: 'default' if profile == 'default' else 'profile %s' % profile,
+    'aws_credentials': lambda profile: profile,
+    'rclone': lambda profile: profile,
+    's3cmd': lambda profile: 'default',
+    'env_file': lambda profile: 'env',
+}
 
 
 def files_of(cred, home):
@@ -296,8 +316,14 @@ def layout_host(plan, homes, settings):
         cred['files'] = files_of(cred, home) if cred['render'] and home else {}
         cred['fingerprint'] = fingerprint(cred, cred['files'])
         for kind, path in cred['files'].items():
-            to_read[path] = 'env' if kind == 'env_file' else 'ini'
-    return [{'path': path, 'format': fmt} for path, fmt in sorted(to_read.items())]
+            # Only the sections the role manages: other profiles in these files (other remotes, other
+            # aws profiles) may hold secrets under names no rule recognises.
+            section = SECTIONS[kind](cred['profile'])
+            entry = to_read.setdefault(path, {'path': path, 'format': 'env' if kind == 'env_file' else 'ini',
+                                              'sections': []})
+            if section not in entry['sections']:
+                entry['sections'].append(section)
+    return [to_read[path] for path in sorted(to_read)]
 
 
 def _section(observed, path, section):
@@ -393,6 +419,8 @@ def render_host(plan, credentials, check_mode=False):
         if not cred['render']:
             continue
         got = (credentials or {}).get(cred['key']) or {}
+        if not cred.get('home'):
+            continue  # revocation of a host that could not be looked at: its tokens are gone, its files stay
         run = users.setdefault(cred['user'], {'user': cred['user'], 'home': cred['home'], 'present': [],
                                               'absent': []})
         if cred['state'] == 'absent':

@@ -119,7 +119,9 @@ options:
         description: The fingerprint recorded with the holder's copy.
         type: str
       rotate:
-        description: Start a rotation (see the description). Nothing is deleted by this run.
+        description:
+          - Start a rotation (see the description). The current token keeps working until the holder reports the
+            new id. Without a holder (O(tokens[].held_access_key_id) omitted) the value is rolled in place instead.
         type: bool
         default: false
   temporary:
@@ -179,7 +181,9 @@ options:
             O(temporary[].ttl_seconds).
         type: int
       held_access_key_id:
-        description: Access key id of the holder's copy, or an empty string when it has none.
+        description:
+          - Access key id of the holder's copy, or an empty string when it has none. Omitted or empty, the
+            credentials are minted on every run.
         type: str
       held_expiration:
         description: Expiry (RFC 3339) recorded with the holder's copy.
@@ -198,6 +202,12 @@ options:
         description: Mint new credentials whatever the holder has (rotation).
         type: bool
         default: false
+  token_quota:
+    description:
+      - Most tokens the owner may hold; the run fails before any write if it would need more (a rotation holds a
+        second token per credential while it runs). Default Cloudflare's quota, 500 account-owned or 50
+        user-owned tokens.
+    type: int
   check_buckets:
     description:
       - Before creating or changing a token, or minting, check that its buckets exist in their jurisdictions
@@ -207,6 +217,8 @@ options:
     default: true
 notes:
   - B(Secrets are returned in RV(credentials)). Always use C(no_log=true) on the task.
+  - When a write fails, the module fails with the results of the entries applied before it in RV(credentials),
+    new secrets included, so that a caller can still hand them out.
   - The API token needs C(Account API Tokens Write) (or C(API Tokens Write) for O(owner=user)) and, to check
     buckets, C(Workers R2 Storage Read). To mint temporary credentials from a token, it needs
     C(Workers R2 Storage Write).
@@ -242,13 +254,14 @@ EXAMPLES = r'''
   no_log: true
   register: fleet
 
-- name: Start a rotation; the old token keeps working until the holder confirms the new one
+- name: Start a rotation; the old token keeps working until the holder reports the new one
   cloudflare_r2.credentials.r2_credential_set:
     tokens:
       - name: "web1:media"
         permission: object_read_write
         buckets: [media]
         jurisdiction: eu
+        held_access_key_id: "{{ web1_media_key_id }}"   # the holder's current key: the rotation is tracked
         rotate: true
   no_log: true
   register: rotation
@@ -267,8 +280,9 @@ credentials:
     action:
       description:
         - What the run did (or would do in check mode). Tokens - V(created), V(updated), V(rolled),
-          V(unchanged), V(deleted), V(absent), V(rotation_started), V(rotation_finished). Temporary -
-          V(minted), V(kept).
+          V(unchanged), V(deleted), V(absent), V(rotation_started), V(rotation_finished),
+          V(rotation_abandoned) (a C(~next) token the holder never took was deleted). Temporary - V(minted),
+          V(kept).
       type: str
     changed:
       description: Whether this entry changed anything.
@@ -315,10 +329,13 @@ import hashlib
 import json
 import time
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareApiError, CloudflareError
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
 NEXT_SUFFIX = '~next'
+# Cloudflare's token quotas per owner (cloudflare-r2-api.md, limits); token_quota overrides.
+QUOTA = {'account': 500, 'user': 50}
 # Steps that give a token a new value: what was minted from its old value stops working.
 RENEWING_STEPS = frozenset(('create', 'roll', 'create_next', 'roll_next'))
 # Fingerprint key of "the API token in use" as parent (its id is only needed when minting).
@@ -521,14 +538,20 @@ class Reconciler:
                     plan['steps'].append('update')
                 lost = held is not None and held != plan['raw'].get('id')
                 moved = (entry['fingerprint'] or '') != (entry['held_fingerprint'] or '') and held is not None
-                if entry['rotate']:
+                if entry['rotate'] and held is None:
+                    # No holder to hand a second token to: roll in place (what was minted from it is minted again).
+                    plan['steps'].append('roll')
+                    plan['action'] = 'rolled'
+                elif entry['rotate']:
                     plan['steps'].append('roll_next' if nxt else 'create_next')
                     plan['action'] = 'rotation_started'
                 elif lost or moved:
                     plan['steps'].append('roll')
                     plan['action'] = 'rolled'
+                elif 'update' in plan['steps']:
+                    plan['action'] = 'updated'
                 else:
-                    plan['action'] = 'updated' if 'update' in plan['steps'] else 'unchanged'
+                    plan['action'] = 'rotation_abandoned' if 'delete_next' in plan['steps'] else 'unchanged'
             if set(plan['steps']) & set(('create', 'update', 'create_next')) and spec['buckets']:
                 self.check_buckets(label, spec['buckets'], 'buckets')
             plans.append(plan)
@@ -642,20 +665,47 @@ class Reconciler:
                         if allowed is False:
                             raise _r2.R2ValueError('%s: %s' % (plan['label'], _r2.temp_refusal_message(scope, held)))
 
-        # Writes.
-        for plan in token_plans:
-            self.results[plan['entry']['name']] = self.apply_token(store, plan)
-        for plan in temp_plans:
-            self.results[plan['entry']['name']] = self.apply_temporary(plan)
-        summary = {}
-        for result in self.results.values():
-            summary[result['action']] = summary.get(result['action'], 0) + 1
+        self.check_quota(listing, token_plans)
+
+        # Writes. On a failure the results so far are returned with it: a token rolled or created before the
+        # failure has its new secret only there.
+        try:
+            for plan in token_plans:
+                self.results[plan['entry']['name']] = self.apply_token(store, plan)
+            for plan in temp_plans:
+                self.results[plan['entry']['name']] = self.apply_temporary(plan)
+        except (_r2.R2ValueError, CloudflareError) as exc:
+            extra = {}
+            if isinstance(exc, CloudflareApiError):
+                extra = {'status': exc.status, 'cloudflare_errors': exc.errors}
+            self.r2.module.fail_json(
+                msg='%s (the %d entries before it were applied; their results, new secrets included, are in '
+                    'credentials)' % (exc, len(self.results)),
+                credentials=self.results, summary=self.summary(), api_requests=self.requests_by_method(), **extra)
         return {
             'changed': any(r['changed'] for r in self.results.values()),
             'credentials': self.results,
-            'summary': summary,
+            'summary': self.summary(),
             'api_requests': self.requests_by_method(),
         }
+
+    def summary(self):
+        counts = {}
+        for result in self.results.values():
+            counts[result['action']] = counts.get(result['action'], 0) + 1
+        return counts
+
+    def check_quota(self, listing, plans):
+        """Fail before any write when the run would take the account (or user) over its token quota."""
+        quota = self.params['token_quota'] or QUOTA[self.owner]
+        adds = sum(1 for p in plans for step in p['steps'] if step in ('create', 'create_next'))
+        removes = sum(1 for p in plans for step in p['steps'] if step in ('delete', 'delete_next'))
+        if adds and len(listing) + adds - removes > quota:
+            raise _r2.R2ValueError(
+                'token_quota: this run would make %d tokens (%d now, %d to create, %d to delete) and the %s holds '
+                'at most %d; a rotation needs a second token per credential while it runs. Rotate in batches '
+                '(limit the hosts or the credentials) or delete unused tokens. Nothing was changed.'
+                % (len(listing) + adds - removes, len(listing), adds, removes, self.owner, quota))
 
     def requests_by_method(self):
         counts = {'total': 0}
@@ -733,6 +783,7 @@ def main():
             tokens=dict(type='list', elements='dict', default=[], options=token_options, no_log=False),
             temporary=dict(type='list', elements='dict', default=[], options=temp_options),
             check_buckets=dict(type='bool', default=True),
+            token_quota=dict(type='int'),
         ),
         supports_check_mode=True,
     )

@@ -122,3 +122,19 @@ def test_main_entry_point_runs_the_three_phases_in_one_play(cf, run_playbook, tm
     again = run_playbook('provision_one_play', args=args)
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
     assert len(cf.stats()['requests']) == 1
+
+
+def test_revoke_deletes_the_tokens_of_a_host_that_cannot_be_reached(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = dict(('web%d' % i, {'provision_credentials': [GOOD]}) for i in range(2))
+    first = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
+    assert first.rc == 0, first.output[-3000:]
+    # web1 is gone: nothing listens on 127.0.0.9:1 (loopback only)
+    hosts['web1'].update(ansible_connection='ssh', ansible_host='127.0.0.9', ansible_port=1,
+                         ansible_ssh_args='-o ConnectTimeout=3 -o StrictHostKeyChecking=no')
+    revoked = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts), extra_vars={'provision_mode': 'revoke'})
+    assert revoked.recap['web1']['unreachable'] == 1 and revoked.recap['web0']['failed'] == 0, revoked.recap
+    assert '"2 host(s): deleted 2;' in revoked.output
+    assert not [t for t in cf.tokens() if t['owner'] == 'account']
+    assert not os.path.exists(tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials') or \
+        '[media]' not in (tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials').read_text()

@@ -53,7 +53,10 @@ def test_plan_normalises_names_endpoints_files_and_users():
         'env_file': '/home/deploy/.config/r2/media.env'}
     assert sorted(audit['files']) == ['aws_config', 'aws_credentials']
     assert audit['files']['aws_config'] == '/srv/backup/.aws/config'
-    assert {'path': '/home/deploy/.config/r2/media.env', 'format': 'env'} in plan['read']
+    assert {'path': '/home/deploy/.config/r2/media.env', 'format': 'env', 'sections': ['env']} in plan['read']
+    # only the role's own sections are read: other profiles in these files may hold secrets
+    assert {'path': '/home/deploy/.aws/config', 'format': 'ini', 'sections': ['profile media', 'profile incoming']} \
+        in plan['read']
     # the fingerprint follows how the host uses the credential
     other = plan_of(settings={'endpoint_overrides': {'eu': 'http://127.0.0.1:9000', 'fedramp': 'http://127.0.0.1:9001'}})
     assert other['credentials'][0]['endpoint'] == 'http://127.0.0.1:9000'
@@ -98,6 +101,10 @@ def test_render_root_replaces_the_home():
      "web1: provision_credentials[0] (a): endpoint_override: must be an http:// or https:// URL"),
     ([{'name': 'a', 'permission': 'object_read_only'}], {'account_id': 'nope'}, "web1: provision_account_id"),
     ('not a list', None, "web1: provision_credentials: must be a list of credentials"),
+    ([{'name': 'a', 'permission': 'object_read_only'}, {'name': 'b', 'permission': 'object_read_only', 'profile': 'a'}],
+     None, "web1: provision_credentials (b): profile: 'a' of user deploy is already written by credential 'a'"),
+    ([{'name': 'a', 'type': 'temporary', 'bucket': 'logs', 'render': False}], None,
+     "web1: provision_credentials (a): render: temporary credentials exist only to be written on the host"),
 ])
 def test_bad_input_names_the_host_the_entry_and_the_field(credentials, settings, message):
     errors = errors_of(credentials, settings)

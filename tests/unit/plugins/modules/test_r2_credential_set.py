@@ -11,7 +11,7 @@ import json
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_credential_set
-from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, envelope
 from ansible_collections.cloudflare_r2.credentials.tests.unit.plugins.modules.test_r2_token import (  # pylint: disable=unused-import
     fake,
     run,
@@ -152,7 +152,7 @@ def test_interrupted_rotation_is_abandoned_when_the_holder_kept_the_old_token(fa
     rotating[0]['rotate'] = True
     converge(fake, rotating)
     healed = converge(fake, held(entries, first))
-    assert healed['credentials']['web1:media']['action'] == 'unchanged'
+    assert healed['credentials']['web1:media']['action'] == 'rotation_abandoned'
     assert [t['name'] for t in fake.tokens.values()] == ['web1:media']
     assert healed['changed'] is True  # the ~next token was deleted
 
@@ -261,3 +261,37 @@ def test_api_token_parent_that_cannot_grant_fails_before_the_tokens_are_written(
     assert outcome.failed and not fake.writes
     assert outcome.result['msg'].startswith("temporary[0] (host web1, credential read): permission: object_read_only "
                                             "on bucket 'backups' is higher than the parent token")
+
+
+def test_rotation_without_a_holder_rolls_in_place_and_remints_the_children(fake):
+    entries = [dict(tokens('web1')[0], fingerprint=None)]
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu'}]
+    first = converge(fake, entries, temporary)
+    rolled = converge(fake, [dict(entries[0], rotate=True)], temporary)
+    got = rolled['credentials']['web1:media']
+    assert got['action'] == 'rolled' and got['access_key_id'] == first['credentials']['web1:media']['access_key_id']
+    assert got['secret_access_key'] != first['credentials']['web1:media']['secret_access_key']
+    assert rolled['credentials']['web1:upload']['action'] == 'minted'
+    assert [t['name'] for t in fake.tokens.values()] == ['web1:media']
+
+
+def test_a_run_over_the_token_quota_fails_before_any_write(fake):
+    for index in range(3):
+        fake.add_token('other-%d' % index)
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2'), token_quota=4)
+    assert outcome.failed and not fake.writes
+    assert outcome.result['msg'].startswith('token_quota: this run would make 5 tokens (3 now, 2 to create, 0 to '
+                                            'delete) and the account holds at most 4')
+
+
+def test_a_failed_write_returns_the_secrets_already_handed_out(fake):
+    entries = tokens('web1', 'web2')
+    first = converge(fake, entries)
+    lost = held(entries, first, **{'web1:media': {'held_access_key_id': ''}})
+    lost.append(tokens('web3')[0])
+    fake.script.append(('POST', r'/tokens$', envelope(None, 400, errors=[{'code': 1001, 'message': 'quota'}])))
+    outcome = run(r2_credential_set, tokens=lost)
+    assert outcome.failed and 'the 2 entries before it were applied' in outcome.result['msg']
+    web1 = outcome.result['credentials']['web1:media']
+    assert web1['action'] == 'rolled' and len(web1['secret_access_key']) == 64
+    assert outcome.result['status'] == 400
