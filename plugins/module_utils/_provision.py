@@ -249,8 +249,8 @@ def normalize_host(hostname, credentials, settings):
             owner = profiles.setdefault((cred['user'], cred['profile']), cred['name'])
             if owner != cred['name']:
                 errors.append('%s: provision_credentials (%s): profile: %r of user %s is already written by credential '
-                              '%r; give one of them another profile' % (hostname, cred['name'], cred['profile'],
-                                                                       cred['user'], owner))
+                              '%r; give one of them another profile'
+                              % (hostname, cred['name'], cred['profile'], cred['user'], owner))
         elif cred['type'] == 'temporary':
             errors.append('%s: provision_credentials (%s): render: temporary credentials exist only to be written on '
                           'the host; render must be true' % (hostname, cred['name']))

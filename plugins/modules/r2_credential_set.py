@@ -783,7 +783,7 @@ def main():
             tokens=dict(type='list', elements='dict', default=[], options=token_options, no_log=False),
             temporary=dict(type='list', elements='dict', default=[], options=temp_options),
             check_buckets=dict(type='bool', default=True),
-            token_quota=dict(type='int'),
+            token_quota=dict(type='int', no_log=False),
         ),
         supports_check_mode=True,
     )
