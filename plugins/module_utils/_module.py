@@ -29,6 +29,8 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareError,
 )
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 import (
+    JURISDICTIONS,
+    PERMISSION_GROUP_NAMES,
     R2ValueError,
     validate_account_id,
 )
@@ -42,6 +44,22 @@ def connection_argspec():
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30),
         retries=dict(type='int', default=5),
+    )
+
+
+def token_argspec():
+    """The options that describe one token (r2_token, and each entry of r2_credential_set's tokens)."""
+    return dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        permission=dict(type='str', choices=list(PERMISSION_GROUP_NAMES)),
+        buckets=dict(type='list', elements='raw'),
+        jurisdiction=dict(type='str', default='default', choices=list(JURISDICTIONS)),
+        ip_allow=dict(type='list', elements='str'),
+        ip_deny=dict(type='list', elements='str'),
+        expires_on=dict(type='str'),
+        not_before=dict(type='str'),
+        rotate=dict(type='bool', default=False),
     )
 
 

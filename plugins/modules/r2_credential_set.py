@@ -330,7 +330,7 @@ import json
 import time
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareApiError, CloudflareError
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module, token_argspec
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
 NEXT_SUFFIX = '~next'
@@ -743,20 +743,11 @@ class Reconciler:
 
 def main():
     token_options = dict(
-        name=dict(type='str', required=True),
+        token_argspec(),
         label=dict(type='str'),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        permission=dict(type='str', choices=list(_r2.PERMISSION_GROUP_NAMES)),
-        buckets=dict(type='list', elements='raw'),
-        jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
-        ip_allow=dict(type='list', elements='str'),
-        ip_deny=dict(type='list', elements='str'),
-        expires_on=dict(type='str'),
-        not_before=dict(type='str'),
         held_access_key_id=dict(type='str', no_log=False),
         fingerprint=dict(type='str'),
         held_fingerprint=dict(type='str'),
-        rotate=dict(type='bool', default=False),
     )
     temp_options = dict(
         name=dict(type='str', required=True),

@@ -260,7 +260,7 @@ token_value:
   type: str
 '''
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module, token_argspec
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
 
@@ -283,17 +283,8 @@ def diff_view(token):
 def main():
     r2 = R2Module(
         argument_spec=dict(
-            name=dict(type='str', required=True),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
+            token_argspec(),
             owner=dict(type='str', default='account', choices=['account', 'user']),
-            permission=dict(type='str', choices=list(_r2.PERMISSION_GROUP_NAMES)),
-            buckets=dict(type='list', elements='raw'),
-            jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
-            ip_allow=dict(type='list', elements='str'),
-            ip_deny=dict(type='list', elements='str'),
-            expires_on=dict(type='str'),
-            not_before=dict(type='str'),
-            rotate=dict(type='bool', default=False),
             check_buckets=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ['permission'])],

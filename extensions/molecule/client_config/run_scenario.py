@@ -17,16 +17,14 @@ The full log is tests/output/integration/client_config/molecule.log.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
 import socket
 
 import pytest
 import yaml
 
-from harness import molecule, paths
+from harness import molecule
 
 SCENARIO = 'client_config'
 
@@ -48,14 +46,7 @@ def _fake_credentials() -> dict:
 
 @pytest.fixture
 def molecule_env(collections_path, tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip('the client_config scenario creates unix users: run as root')
-    missing = [cmd for cmd in ('useradd', 'userdel', 'su', 'ssh', 'ssh-keygen', 'rclone', 's3cmd') if not shutil.which(cmd)]
-    if not os.path.exists('/usr/sbin/sshd'):
-        missing.append('sshd (openssh-server)')
-    if not os.access(paths.clients_python(), os.X_OK):
-        missing.append('the S3 clients venv %s' % paths.clients_venv())
-    assert not missing, 'missing on this machine (scripts/bootstrap.sh installs them): %s' % ', '.join(missing)
+    molecule.require_machine(SCENARIO)
     fake = _fake_credentials()
     secrets_file = tmp_path / 'fake-secrets.yml'
     secrets_file.write_text(yaml.safe_dump(fake))

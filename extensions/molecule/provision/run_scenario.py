@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 import socket
 
 import pytest
 
-from harness import molecule, paths
+from harness import molecule
 
 SCENARIO = 'provision'
 BUCKETS = (('pv-media', 'eu'), ('pv-private', 'eu'), ('pv-logs', 'default'), ('pv-fed', 'fedramp'))
@@ -68,14 +66,7 @@ def _reports(text: str) -> list:
 
 @pytest.fixture
 def scenario_env(cf, collections_path):
-    if os.geteuid() != 0:
-        pytest.skip('the provision scenario creates unix users: run as root')
-    missing = [cmd for cmd in ('useradd', 'userdel', 'su', 'ssh', 'ssh-keygen', 'rclone', 's3cmd') if not shutil.which(cmd)]
-    if not os.path.exists('/usr/sbin/sshd'):
-        missing.append('sshd (openssh-server)')
-    if not os.access(paths.clients_python(), os.X_OK):
-        missing.append('the S3 clients venv %s' % paths.clients_venv())
-    assert not missing, 'missing on this machine (scripts/bootstrap.sh installs them): %s' % ', '.join(missing)
+    molecule.require_machine(SCENARIO)
     for name, jurisdiction in BUCKETS:
         cf.create_bucket(name, jurisdiction)
     return molecule.scenario_env(collections_path, {

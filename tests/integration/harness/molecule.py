@@ -24,6 +24,7 @@ import collections
 import fcntl
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -50,6 +51,19 @@ class MoleculeRun(NamedTuple):
     output: str       # stdout and stderr of every command, as in the log
     returncode: int   # of the first command that failed, else 0
     seconds: float
+
+
+def require_machine(scenario: str) -> None:
+    """Skip without root; fail naming what is missing (users, sshd, the real clients, the clients venv)."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    if os.geteuid() != 0:
+        pytest.skip('the %s scenario creates unix users: run as root' % scenario)
+    missing = [cmd for cmd in ('useradd', 'userdel', 'su', 'ssh', 'ssh-keygen', 'rclone', 's3cmd') if not shutil.which(cmd)]
+    if not os.path.exists('/usr/sbin/sshd'):
+        missing.append('sshd (openssh-server)')
+    if not os.access(paths.clients_python(), os.X_OK):
+        missing.append('the S3 clients venv %s' % paths.clients_venv())
+    assert not missing, 'missing on this machine (scripts/bootstrap.sh installs them): %s' % ', '.join(missing)
 
 
 def scenario_dir(scenario: str) -> str:
