@@ -19,12 +19,8 @@ import urllib.parse
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils import _internal as module_utils_internal
-from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_s3_check
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import patch_module_exits, run_module
 
 botocore_auth = pytest.importorskip('botocore.auth')
 from botocore.awsrequest import AWSRequest  # noqa: E402  pylint: disable=wrong-import-position
@@ -54,35 +50,11 @@ def s3_error(code, message='m'):
 
 # ------------------------------------------------------------------ harness
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
 def _module(monkeypatch):
     """exit_json/fail_json raise ModuleExit with what the controller would get (no_log values scrubbed);
     a fixed clock; no pause before the retry; no aws environment of the machine running the tests."""
-    def formatted(module, kwargs):
-        kwargs['warnings'] = list(warnings.get_warning_messages())
-        kwargs.setdefault('invocation', {'module_args': module.params})
-        return basic.remove_values(kwargs, module.no_log_values)
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(formatted(self, kwargs), False)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise ModuleExit(formatted(self, kwargs), True)
-
-    monkeypatch.setattr(warnings, '_global_warnings', {})
-    # Importing any controller code (a filter or lookup test in the same process) makes module warnings go to
-    # the controller's display instead of the result: run the module as a module.
-    monkeypatch.setattr(module_utils_internal, 'is_controller', False)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    patch_module_exits(monkeypatch)
     monkeypatch.setattr(r2_s3_check, '_utcnow', lambda: NOW)
     monkeypatch.setattr(r2_s3_check, 'RETRY_PAUSE', 0)
     for name in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_CA_BUNDLE', 'AWS_PROFILE'):
@@ -141,13 +113,7 @@ def opener(monkeypatch):
 
 
 def run(check=False, **args):
-    params = dict(args)
-    if check:
-        params['_ansible_check_mode'] = True
-    with patch_module_args(params):
-        with pytest.raises(ModuleExit) as exit_info:
-            r2_s3_check.main()
-    return exit_info.value
+    return run_module(r2_s3_check, args, check=check)
 
 
 def ok(**args):
