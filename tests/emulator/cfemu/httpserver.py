@@ -34,6 +34,27 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     def verbose(self):
         return False
 
+    def read_body(self, strict_length=False):
+        """The request body, chunked or by Content-Length. A malformed Content-Length counts as 0, or raises
+        ValueError with ``strict_length`` (the S3 gateway answers IncompleteBody; the API tolerates it)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():  # HTTP trailers
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            if strict_length:
+                raise
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
     def do_GET(self):  # pylint: disable=invalid-name
         try:
             self.respond()

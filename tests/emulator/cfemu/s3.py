@@ -517,24 +517,10 @@ class _S3Handler(LoopbackHandler):
     def verbose(self):
         return self.server.gateway.verbose
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():  # HTTP trailers
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
     def _serve(self):
         raw_path, dummy, raw_query = self.path.partition("?")
         try:
-            body = self._read_body()
+            body = self.read_body(strict_length=True)
         except ValueError:
             self.close_connection = True
             err = S3Error(400, "IncompleteBody", "The request body could not be read.")

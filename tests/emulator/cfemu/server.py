@@ -79,23 +79,6 @@ class _Handler(LoopbackHandler):
     def verbose(self):
         return self.server.emu.verbose
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():  # trailers
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        return self.rfile.read(length) if length > 0 else b""
-
     def _send(self, status, payload, headers=None, raw=None):
         body = raw if raw is not None else json.dumps(payload).encode()
         self.send_response(status)
@@ -110,7 +93,7 @@ class _Handler(LoopbackHandler):
 
     def _dispatch(self):
         url = urllib.parse.urlsplit(self.path)
-        body = self._read_body()
+        body = self.read_body()
         path = url.path
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             path = path[len(API_PREFIX):]
