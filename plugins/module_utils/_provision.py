@@ -409,7 +409,7 @@ def check_of(cred):
 
 
 def render_host(plan, credentials, check_mode=False):
-    """client_config runs (one per user) and checks for one host, from the reconcile result.
+    """client_config runs (one per user and state) and checks for one host, from the reconcile result.
 
     Only credentials with new material are written: the others are already on the host.
     """
@@ -456,5 +456,7 @@ def render_host(plan, credentials, check_mode=False):
             # before it replaces the old one. Kept apart so that the checks can be shown.
             trials.append({'access_key_id': profile['access_key_id'], 'secret_access_key': secret,
                            'session_token': profile.get('session_token'), 'endpoint_url': cred['endpoint']})
-    runs = [r for r in sorted(users.values(), key=lambda r: r['user']) if r['present'] or r['absent']]
+    # One client_config run per user and state: every write first, then the removals.
+    runs = [{'user': r['user'], 'home': r['home'], 'state': state, 'profiles': r[state]}
+            for state in ('present', 'absent') for r in sorted(users.values(), key=lambda r: r['user']) if r[state]]
     return {'runs': runs, 'checks': checks, 'trials': trials}

@@ -185,9 +185,9 @@ def test_render_writes_only_new_material_and_keeps_secrets_out_of_the_checks():
         'ansible:web1/audit': {'new_material': False, 'access_key_id': 'c' * 32},
     }
     render = provision_filters.r2_provision_render(plan, result)
-    assert [(r['user'], [p['name'] for p in r['present']]) for r in render['runs']] == [
-        ('deploy', ['media', 'incoming'])]
-    media, incoming = render['runs'][0]['present']
+    assert [(r['user'], r['state'], [p['name'] for p in r['profiles']]) for r in render['runs']] == [
+        ('deploy', 'present', ['media', 'incoming'])]
+    media, incoming = render['runs'][0]['profiles']
     assert media['secret_access_key'] == secret and media['fingerprint'] == 'fp' and media['s3cmd'] is True
     assert incoming['session_token'] == session and incoming['expiration'] == '2026-11-28T10:00:00Z'
     assert [(c['name'], c['operation'], c['bucket'], c['key']) for c in render['checks']] == [
@@ -202,13 +202,13 @@ def test_render_in_check_mode_uses_placeholders_and_absent_removes():
     predicted = {'ansible:web1/media': {'new_material': True, 'access_key_id': None},
                  'ansible:web1/audit': {'new_material': True, 'access_key_id': None}}
     render = _provision.render_host(plan, predicted, check_mode=True)
-    assert {p['secret_access_key'] for r in render['runs'] for p in r['present']} == {_provision.PLACEHOLDER}
+    assert {p['secret_access_key'] for r in render['runs'] for p in r['profiles']} == {_provision.PLACEHOLDER}
     with pytest.raises(_provision.ProvisionError, match='host web1, credential media: the reconcile returned no'):
         _provision.render_host(plan, predicted, check_mode=False)
     revoke = plan_of(settings={'state': 'absent'})
     render = _provision.render_host(revoke, {})
-    assert [(r['user'], r['absent']) for r in render['runs']] == [
-        ('backup', [{'name': 'audit'}]), ('deploy', [{'name': 'media'}, {'name': 'incoming'}])]
+    assert [(r['user'], r['state'], r['profiles']) for r in render['runs']] == [
+        ('backup', 'absent', [{'name': 'audit'}]), ('deploy', 'absent', [{'name': 'media'}, {'name': 'incoming'}])]
     assert render['checks'] == []
 
 
