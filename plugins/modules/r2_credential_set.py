@@ -386,7 +386,7 @@ def parent_refusal(entry, scope, parent_spec):
 
 
 def validate_temporary(entries, token_entries, token_specs):
-    present = dict((t['name'], t) for t in token_entries if t['state'] == 'present')
+    # the present tokens of this run, by name (absent ones have no spec)
     specs = dict((t['name'], spec) for t, spec in zip(token_entries, token_specs) if spec is not None)
     names = set(t['name'] for t in token_entries)
     scopes = []
@@ -410,7 +410,7 @@ def validate_temporary(entries, token_entries, token_specs):
             }
             if entry['parent'] and entry['parent_access_key_id']:
                 raise _r2.R2ValueError('parent: give parent or parent_access_key_id, not both')
-            if entry['parent'] and entry['parent'] not in present:
+            if entry['parent'] and entry['parent'] not in specs:
                 raise _r2.R2ValueError('parent: %r is not a token of this run with state=present' % entry['parent'])
             if entry['parent']:
                 refusal = parent_refusal(entry, scope, specs[entry['parent']])
@@ -621,8 +621,6 @@ class Reconciler:
     def run(self):
         tokens = self.params['tokens'] or []
         temporary = self.params['temporary'] or []
-        for entry in tokens:
-            entry.setdefault('label', None)
         specs = validate_tokens(tokens)
         scopes = validate_temporary(temporary, tokens, specs)
         self.client = self.r2.client()
@@ -654,13 +652,14 @@ class Reconciler:
                 if parent_plan is None and not self.check_mode:
                     if plan['scope']['parent_access_key_id']:
                         plan['parent_id'] = plan['scope']['parent_access_key_id']
-                        plan['parent_raw'] = _r2.read_parent(self.client, self.account_id, plan['parent_id'])
+                        parent_raw = _r2.read_parent(self.client, self.account_id, plan['parent_id'])
                     else:
-                        plan['parent_id'], plan['parent_raw'] = self.api_parent()
-                    # Refused here, before any write, when the parent could be read.
+                        plan['parent_id'], parent_raw = self.api_parent()
+                    # Refused here, before any write, when the parent could be read (a parent token of this run
+                    # was checked against its spec in validate_temporary).
                     scope = dict(plan['scope'], parent_access_key_id=plan['parent_id'])
-                    if plan['parent_raw'] is not None:
-                        allowed, held = _r2.parent_covers(plan['parent_raw'], self.account_id, scope['bucket'],
+                    if parent_raw is not None:
+                        allowed, held = _r2.parent_covers(parent_raw, self.account_id, scope['bucket'],
                                                           scope['jurisdiction'], scope['permission'])
                         if allowed is False:
                             raise _r2.R2ValueError('%s: %s' % (plan['label'], _r2.temp_refusal_message(scope, held)))
@@ -728,13 +727,13 @@ class Reconciler:
             return result
         parent_plan = plan['parent_plan']
         if parent_plan is not None:
-            plan['parent_raw'] = parent_plan['effective']
-            plan['parent_id'] = plan['parent_raw']['id']
+            plan['parent_id'] = parent_plan['effective']['id']
             parent_key = plan['parent_id']
         else:
             parent_key = scope['parent_access_key_id'] or API_TOKEN_PARENT
         scope = dict(scope, parent_access_key_id=plan['parent_id'])
-        creds = _r2.mint_temporary_credentials(self.client, self.account_id, scope, plan['parent_raw'])
+        # The parent was checked before the first write; Cloudflare's own refusal is still reworded.
+        creds = _r2.mint_temporary_credentials(self.client, self.account_id, scope)
         expires = datetime.datetime.fromtimestamp(creds.pop('expires_at'), datetime.timezone.utc)
         result.update(creds, expiration=_r2.format_time(expires),
                       fingerprint=temp_fingerprint(entry, scope, parent_key))
