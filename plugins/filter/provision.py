@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, cloudflare_r2.credentials contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters behind the provision role: r2_provision_plan, r2_provision_entries, r2_provision_render.
+"""Filters behind the provision role: r2_provision_plan, r2_provision_entries, r2_provision_result,
+r2_provision_render.
 
 Documented in the .yml files of the same names; the model is module_utils/_provision.py.
 """
@@ -16,19 +17,28 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
 
 
-def r2_provision_plan(credentials, hostname, settings=None, homes=None):
-    """Validate and normalise one host's credentials; with homes, add files and fingerprints."""
+def r2_provision_plan(credentials, hostname, settings=None, observed=None):
+    """Validate and normalise one host's credentials, with the ``users`` to inspect (``inspect``); given what
+    ``r2_client_files_info`` observed (``observed``, a list of users), add homes, files, fingerprints and what the
+    host holds."""
     plan = _provision.normalize_host(hostname, credentials, settings)
-    if homes is not None and not plan['errors']:
-        plan['read'] = _provision.layout_host(plan, homes, settings)
+    if not plan['errors']:
+        plan['inspect'] = _provision.inspect_spec(plan, settings)
+        if observed is not None:
+            _provision.apply_observed(plan, observed, settings)
     return plan
 
 
-def r2_provision_entries(plan, observed_files):
+def r2_provision_entries(plan):
     """r2_credential_set entries of one host, carrying what the host holds."""
     if not isinstance(plan, dict) or 'credentials' not in plan:
         raise AnsibleFilterError('r2_provision_entries: expects a plan from r2_provision_plan')
-    return _provision.entries_of_host(plan, observed_files)
+    return _provision.entries_of_host(plan)
+
+
+def r2_provision_result(result, entries):
+    """The part of the r2_credential_set result that belongs to one host (its entries)."""
+    return _provision.result_for_host(result, entries)
 
 
 def r2_provision_render(plan, credentials, check_mode=False):
@@ -45,4 +55,5 @@ class FilterModule(object):
             'r2_provision_plan': r2_provision_plan,
             'r2_provision_entries': r2_provision_entries,
             'r2_provision_render': r2_provision_render,
+            'r2_provision_result': r2_provision_result,
         }

@@ -29,7 +29,7 @@ import json
 import posixpath
 import re
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _r2
 
 KINDS = ('token', 'temporary')
 STATES = ('present', 'absent')
@@ -269,28 +269,10 @@ def normalize_host(hostname, credentials, settings):
     return {'errors': errors, 'credentials': out, 'users': users}
 
 
-SECTIONS = {
-    'aws_config': lambda profile: 'default' if profile == 'default' else 'profile %s' % profile,
-    'aws_credentials': lambda profile: profile,
-    'rclone': lambda profile: profile,
-    's3cmd': lambda profile: 'default',
-    'env_file': lambda profile: 'env',
-}
-
-
-def files_of(cred, home):
-    """The files one credential is rendered into (the client_config defaults under ``home``)."""
-    files = {
-        'aws_config': posixpath.join(home, '.aws', 'config'),
-        'aws_credentials': posixpath.join(home, '.aws', 'credentials'),
-    }
-    if cred['rclone']:
-        files['rclone'] = posixpath.join(home, '.config', 'rclone', 'rclone.conf')
-    if cred['s3cmd']:
-        files['s3cmd'] = posixpath.join(home, '.s3cfg-%s' % cred['profile'])
-    if cred['env_file']:
-        files['env_file'] = posixpath.join(home, '.config', 'r2', '%s.env' % cred['profile'])
-    return files
+def home_of(user, homes, settings):
+    if settings['render_root']:
+        return posixpath.join(settings['render_root'], user)
+    return (homes or {}).get(user)
 
 
 def fingerprint(cred, files):
@@ -300,74 +282,54 @@ def fingerprint(cred, files):
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode('utf-8')).hexdigest()[:32]
 
 
-def home_of(user, homes, settings):
-    if settings['render_root']:
-        return posixpath.join(settings['render_root'], user)
-    return (homes or {}).get(user)
+def _switches(cred):
+    return dict((kind, cred[kind]) for kind in _client_files.OPTIONAL_KINDS)
 
 
-def layout_host(plan, homes, settings):
-    """Add files and fingerprints to a normalised plan; returns the r2_profile_info ``files`` to read."""
+def inspect_spec(plan, settings):
+    """The ``users`` of the one ``r2_client_files_info`` call of a host: every user with every rendered profile."""
     settings = settings_with_defaults(settings)
-    to_read = {}
+    users = {}
+    for cred in plan['credentials']:
+        if not cred['render']:
+            continue
+        spec = users.setdefault(cred['user'], {'user': cred['user'], 'profiles': []})
+        if settings['render_root']:
+            spec['home'] = home_of(cred['user'], {}, settings)
+        spec['profiles'].append(dict(_switches(cred), name=cred['profile'], session=cred['type'] == 'temporary'))
+    return [users[user] for user in sorted(users)]
+
+
+def apply_observed(plan, observed_users, settings):
+    """Add the home, the files, the fingerprint and what the host holds (``held``) to every credential of a plan,
+    from the ``users`` result of ``r2_client_files_info`` (empty for a revocation, which reads nothing). Sets
+    ``missing_users``: the users that do not exist on the host."""
+    settings = settings_with_defaults(settings)
+    plan['render_root'] = settings['render_root']
+    observed = dict((u.get('user'), u) for u in observed_users or [])
+    homes = dict((user, u.get('home')) for user, u in observed.items() if u.get('exists'))
+    missing = sorted(set(c['user'] for c in plan['credentials'] if c['render'] and c['user'] not in homes
+                         and not settings['render_root']))
     for cred in plan['credentials']:
         home = home_of(cred['user'], homes, settings)
         cred['home'] = home
-        cred['files'] = files_of(cred, home) if cred['render'] and home else {}
+        cred['files'] = {}
+        if cred['render'] and home:
+            profile = dict(_switches(cred), name=cred['profile'], state='present')
+            cred['files'] = _client_files.Layout(home).wanted(profile)
         cred['fingerprint'] = fingerprint(cred, cred['files'])
-        for kind, path in cred['files'].items():
-            # Only the sections the role manages: other profiles in these files (other remotes, other
-            # aws profiles) may hold secrets under names no rule recognises.
-            section = SECTIONS[kind](cred['profile'])
-            entry = to_read.setdefault(path, {'path': path, 'format': 'env' if kind == 'env_file' else 'ini',
-                                              'sections': []})
-            if section not in entry['sections']:
-                entry['sections'].append(section)
-    return [to_read[path] for path in sorted(to_read)]
+        held = ((observed.get(cred['user']) or {}).get('profiles') or {}).get(cred['profile']) or {}
+        cred['held'] = (held.get('access_key_id') or '', held.get('fingerprint'), held.get('expiration'))
+    plan['missing_users'] = missing
+    return plan
 
 
-def _section(observed, path, section):
-    info = observed.get(path) or {}
-    return (info.get('sections') or {}).get(section) if info.get('exists') else None
-
-
-def held_copy(cred, observed):
-    """(access key id, fingerprint, expiration) of the host's usable copy, or ('', None, None)."""
-    creds = _section(observed, cred['files'].get('aws_credentials'), cred['profile'])
-    config = _section(observed, cred['files'].get('aws_config'),
-                      'default' if cred['profile'] == 'default' else 'profile %s' % cred['profile'])
-    if not creds or config is None:
-        return '', None, None
-    values, secrets = creds.get('values') or {}, creds.get('secrets') or []
-    key = values.get('aws_access_key_id') or ''
-    needed = ['aws_secret_access_key'] + (['aws_session_token'] if cred['type'] == 'temporary' else [])
-    if not key or any(s not in secrets for s in needed):
-        return '', None, None
-    if 'rclone' in cred['files']:
-        remote = _section(observed, cred['files']['rclone'], cred['profile'])
-        if not remote or (remote.get('values') or {}).get('access_key_id') != key \
-                or 'secret_access_key' not in (remote.get('secrets') or []):
-            return '', None, None
-    if 's3cmd' in cred['files']:
-        s3cfg = _section(observed, cred['files']['s3cmd'], 'default')
-        if not s3cfg or (s3cfg.get('values') or {}).get('access_key') != key \
-                or 'secret_key' not in (s3cfg.get('secrets') or []):
-            return '', None, None
-    if 'env_file' in cred['files']:
-        env = _section(observed, cred['files']['env_file'], 'env')
-        if not env or (env.get('values') or {}).get('AWS_ACCESS_KEY_ID') != key \
-                or 'AWS_SECRET_ACCESS_KEY' not in (env.get('secrets') or []):
-            return '', None, None
-    return key, values.get('r2_fingerprint'), values.get('r2_expiration')
-
-
-def entries_of_host(plan, observed_files):
-    """``r2_credential_set`` entries for one host, with what the host holds."""
-    observed = dict((f.get('path'), f) for f in observed_files or [])
+def entries_of_host(plan):
+    """``r2_credential_set`` entries for one host, with what the host holds (``apply_observed``)."""
     tokens, temporary = [], []
     for cred in plan['credentials']:
         if cred['render']:
-            held, held_fp, held_exp = held_copy(cred, observed)
+            held, held_fp, held_exp = cred.get('held') or ('', None, None)
         else:
             held, held_fp, held_exp = None, None, None
         if cred['type'] == 'token':
@@ -408,10 +370,41 @@ def check_of(cred):
     return None
 
 
-def render_host(plan, credentials, check_mode=False):
-    """client_config runs (one per user and state) and checks for one host, from the reconcile result.
+def result_for_host(result, entries):
+    """The part of an ``r2_credential_set`` result that belongs to one host: {credentials, error}."""
+    result = result or {}
+    names = set(e['name'] for e in (entries or {}).get('tokens', []) + (entries or {}).get('temporary', []))
+    credentials = dict((k, v) for k, v in (result.get('credentials') or {}).items() if k in names)
+    # failed_when: false clears "failed": a module failure is the result with a message
+    return {'credentials': credentials, 'error': result.get('msg') or ''}
 
-    Only credentials with new material are written: the others are already on the host.
+
+def checks_of(cred, check):
+    """``r2_s3_check`` ``checks`` items proving every file a credential was written into."""
+    items = []
+    base = dict((k, v) for k, v in check.items() if v is not None)
+    for kind, path in sorted(cred['files'].items()):
+        label = '%s (%s)' % (cred['name'], kind)
+        if kind == 'aws_config':
+            continue   # read with the credentials file, as the aws CLI reads the profile
+        if kind == 'aws_credentials':
+            item = dict(base, name=label, source='aws', profile=cred['profile'], credentials_file=path,
+                        config_file=cred['files']['aws_config'])
+        elif kind == 'rclone':
+            item = dict(base, name=label, source='rclone', path=path, section=cred['profile'])
+        else:
+            item = dict(base, name=label, source=kind, path=path)
+        items.append(item)
+    return items
+
+
+def render_host(plan, credentials, check_mode=False):
+    """The ``r2_client_files`` runs (one per user) and the checks of one host, from the reconcile result.
+
+    Only credentials with new material are written (the others are already on the host); revoked ones are
+    removed in the same call. ``checks`` prove every file written (aws profile, rclone, s3cmd, env file) with the
+    files themselves; ``trials`` are the same requests with the values, for a rotation to try a new secret from
+    the host before it replaces the old one.
     """
     users = {}
     checks, trials = [], []
@@ -419,44 +412,39 @@ def render_host(plan, credentials, check_mode=False):
         if not cred['render']:
             continue
         got = (credentials or {}).get(cred['key']) or {}
-        if not cred.get('home'):
-            continue  # revocation of a host that could not be looked at: its tokens are gone, its files stay
-        run = users.setdefault(cred['user'], {'user': cred['user'], 'home': cred['home'], 'present': [],
-                                              'absent': []})
+        if not cred.get('home') and cred['state'] != 'absent':
+            continue
+        run = users.setdefault(cred['user'], {'user': cred['user'], 'profiles': []})
+        if plan.get('render_root'):
+            run['home'] = cred['home']
         if cred['state'] == 'absent':
-            run['absent'].append({'name': cred['profile']})
+            run['profiles'].append({'name': cred['profile'], 'state': 'absent'})
             continue
         if not got.get('new_material'):
             continue
         secret = got.get('secret_access_key') or (PLACEHOLDER if check_mode else None)
         if secret is None:
             raise ProvisionError('%s: the reconcile returned no secret for new material' % cred['label'])
-        profile = {
+        profile = dict(_switches(cred), **{
             'name': cred['profile'],
+            'state': 'present',
             'access_key_id': got.get('access_key_id') or PLACEHOLDER,
             'secret_access_key': secret,
             'endpoint_override': cred['endpoint'],
             'permission': cred['permission'],
             'addressing_style': cred['addressing_style'],
-            'rclone': cred['rclone'],
-            's3cmd': cred['s3cmd'],
-            'env_file': cred['env_file'],
             'fingerprint': got.get('fingerprint') or cred['fingerprint'],
-        }
+        })
         if cred['type'] == 'temporary':
             profile['session_token'] = got.get('session_token') or PLACEHOLDER
             profile['expiration'] = got.get('expiration') or None
-        run['present'].append(profile)
+        run['profiles'].append(profile)
         check = check_of(cred)
         if cred['check'] and check:
-            check.update(user=cred['user'], profile=cred['profile'], name=cred['name'],
-                         credentials_file=cred['files']['aws_credentials'], config_file=cred['files']['aws_config'])
-            checks.append(check)
-            # The same check with the values themselves: a rotation tries the new secret from the host
-            # before it replaces the old one. Kept apart so that the checks can be shown.
-            trials.append({'access_key_id': profile['access_key_id'], 'secret_access_key': secret,
-                           'session_token': profile.get('session_token'), 'endpoint_url': cred['endpoint']})
-    # One client_config run per user and state: every write first, then the removals.
-    runs = [{'user': r['user'], 'home': r['home'], 'state': state, 'profiles': r[state]}
-            for state in ('present', 'absent') for r in sorted(users.values(), key=lambda r: r['user']) if r[state]]
+            checks.extend(checks_of(cred, check))
+            trials.append(dict(((k, v) for k, v in check.items() if v is not None), name=cred['name'],
+                               source='values', access_key_id=profile['access_key_id'], secret_access_key=secret,
+                               session_token=profile.get('session_token'), endpoint_url=cred['endpoint']))
+    runs = [dict(users[user], create_home=bool(plan.get('render_root'))) for user in sorted(users)
+            if users[user]['profiles']]
     return {'runs': runs, 'checks': checks, 'trials': trials}

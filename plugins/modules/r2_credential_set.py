@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: r2_credential_set
 short_description: Reconcile many R2 tokens and temporary credentials with one token listing
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Brings a whole set of R2 API tokens (S3 access keys) and temporary credentials to the desired state in one
     run. The tokens of the account (or user) are listed B(once) and every entry is reconciled against that

@@ -21,8 +21,11 @@ description:
     kept."
   - "A dict value is written as an aws CLI nested block: C(s3 =) followed by indented C(key = value) lines. Its
     sub-keys follow the same rules: managed ones are updated, others in the block are kept."
-  - Writes atomically (a temporary file in the same folder, then a rename) and never writes a secret to its
-    output; see O(secret_keys).
+  - Writes atomically (a temporary file created with the final owner and mode in the same folder, fsync, then a
+    rename) and never writes a secret to its output; see O(secret_keys).
+  - "Safe for root writing into a user's folder: neither the file nor its folder is reached through a symbolic
+    link, and the file is refused unless it is a regular file with one link, owned by the file's owner or root;
+    owner and mode are set on the descriptor of the new file, never by path."
   - The module does not call Cloudflare and is not part of the C(cloudflare_r2.credentials.r2) action group.
 extends_documentation_fragment:
   - ansible.builtin.files
@@ -43,8 +46,8 @@ attributes:
 options:
   path:
     description:
-      - The file. It is created (empty, then with the section) if it does not exist; its folder must exist.
-      - A symbolic link is followed and its target is written.
+      - The file. It is created if it does not exist; its folder must exist and be owned by O(owner) or root.
+      - A symbolic link, FIFO, device or hard-linked file is refused (changed in 0.2.0; 0.1 followed links).
     type: path
     required: true
   section:
@@ -87,10 +90,12 @@ options:
     choices: [present, absent]
     default: present
 notes:
-  - A new file is created with mode C(0600) when O(mode) is not given (whatever the umask); set O(owner) and
-    O(group) when the module runs as root for another user.
-  - With O(state=present) an existing file gets O(mode), O(owner) and O(group) before the new content is moved
-    into place, so the new content is never readable by anyone the options exclude.
+  - A new file is created with mode C(0600) when O(mode) is not given (whatever the umask). Without O(owner) and
+    O(group) the file keeps the owner and group it has (a new one gets those of its folder).
+  - Only O(mode) (octal), O(owner) and O(group) of the file options are supported; the SELinux options and
+    O(attributes) are refused.
+  - The new content is written to a temporary file that has the final owner and mode from its first byte, so
+    it is never readable by anyone the options exclude.
   - The module fails if O(section) appears more than once in the file with O(state=present) (the aws CLI
     refuses such files too); O(state=absent) removes every copy.
   - A section header is recognised only at the start of a line; C(#) and C(;) start comments.
@@ -158,7 +163,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 path:
-  description: The file that was managed (the target of a symbolic link).
+  description: The file that was managed.
   returned: always
   type: str
   sample: /home/deploy/.aws/credentials
@@ -191,297 +196,74 @@ removed:
   sample: []
 '''
 
+import grp
 import os
-import re
-import tempfile
+import posixpath
+import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._profile import (
-    ENTRY_RE,
-    is_blank,
-    is_comment,
-    key_blocks,
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _safe_io
+# The editor lives in _ini (one INI format for the collection); these names stay importable from here.
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._ini import (  # noqa: F401 pylint: disable=unused-import
+    MASK,
+    ProfileError,
+    apply,
+    leaf_strings,
+    mask_section,
     normalize_section,
-    parse_entry,
-    read_text,
     secret_key_set,
-    section_name,
-    split_sections,
+    validate_section,
+    validate_values,
 )
 
-MASK = '********'
-NESTED_INDENT = '  '
+UNSUPPORTED_FILE_ARGS = ('seuser', 'serole', 'setype', 'selevel', 'attributes')
 
 
-class ProfileError(Exception):
-    pass
-
-
-def _newline_of(line):
-    return line[len(line.rstrip('\r\n')):]
-
-
-# --------------------------------------------------------------- rendering
-
-def render_scalar(value):
-    """The text of a value as written (INI readers strip surrounding blanks, so it is written stripped)."""
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return to_text(value).strip()
-
-
-def render_line(indent, key, value, newline):
-    text = render_scalar(value)
-    return '%s%s = %s%s' % (indent, key, text, newline) if text != '' else '%s%s =%s' % (indent, key, newline)
-
-
-def validate_values(values):
-    def check_key(key, where):
-        if not isinstance(key, str) or not key.strip() or key != key.strip():
-            raise ProfileError('values: key %r%s must be a non-empty string without surrounding blanks' % (key, where))
-        if re.search(r'[=:\r\n]', key) or key[0] in '#;[':
-            raise ProfileError('values: key %r%s may not contain "=", ":" or a line break, nor start with "#", ";" '
-                               'or "["' % (key, where))
-
-    def check_value(key, value):
-        if isinstance(value, (list, tuple)):
-            raise ProfileError('values: the value of %s is a list; use a string, number, boolean, dict or null' % key)
-        if value is not None and re.search(r'[\r\n]', render_scalar(value)):
-            # never echo the value: it may be a secret
-            raise ProfileError('values: the value of %s contains a line break' % key)
-
-    seen = set()
-    for key, value in values.items():
-        check_key(key, '')
-        if key.lower() in seen:
-            raise ProfileError('values: key %s is given twice (keys are case-insensitive)' % key)
-        seen.add(key.lower())
-        if isinstance(value, dict):
-            sub_seen = set()
-            for sub_key, sub_value in value.items():
-                check_key(sub_key, ' (in %s)' % key)
-                if isinstance(sub_value, dict):
-                    raise ProfileError('values: %s.%s: only one level of nesting is supported' % (key, sub_key))
-                if sub_key.lower() in sub_seen:
-                    raise ProfileError('values: key %s.%s is given twice' % (key, sub_key))
-                sub_seen.add(sub_key.lower())
-                check_value('%s.%s' % (key, sub_key), sub_value)
-        else:
-            check_value(key, value)
-
-
-def validate_section(section):
-    if not isinstance(section, str) or not section.strip():
-        raise ProfileError('section: must be a non-empty string')
-    if re.search(r'[\]\r\n]', section):
-        raise ProfileError('section: may not contain "]" or a line break')
-
-
-# ----------------------------------------------------------------- editing
-
-def _nested_lines(block_lines, sub_values, newline, key, report):
-    """Merge the managed sub-keys into a nested block's continuation lines."""
-    out = list(block_lines)
-    indent = None
-    for line in out:
-        if not is_blank(line) and not is_comment(line) and parse_entry(line.lstrip()):
-            indent = line[:len(line) - len(line.lstrip())]
-            break
-    indent = indent or NESTED_INDENT
-    for sub_key, sub_value in sub_values.items():
-        positions = [i for i, line in enumerate(out)
-                     if not is_comment(line) and parse_entry(line.lstrip())
-                     and parse_entry(line.lstrip())[0].lower() == sub_key.lower()]
-        name = '%s.%s' % (key, sub_key)
-        if sub_value is None:
-            for position in reversed(positions):
-                del out[position]
-            if positions:
-                report['removed'].append(name)
-            continue
-        wanted = render_scalar(sub_value)
-        if positions:
-            first = positions[0]
-            current = parse_entry(out[first].lstrip())
-            if current[1] != wanted or current[0] != sub_key:
-                line_indent = out[first][:len(out[first]) - len(out[first].lstrip())]
-                out[first] = render_line(line_indent, sub_key, sub_value, _newline_of(out[first]) or newline)
-                report['updated'].append(name)
-            for position in reversed(positions[1:]):
-                del out[position]
-                if name not in report['updated']:
-                    report['updated'].append(name)
-        else:
-            last_entry = max([i for i, line in enumerate(out) if not is_comment(line)] or [-1])
-            out.insert(last_entry + 1, render_line(indent, sub_key, sub_value, newline))
-            report['added'].append(name)
-    return out
-
-
-def edit_section(lines, start, end, values, newline, report):
-    """Return the section's new lines (header included) with ``values`` merged in."""
-    section = list(lines[start:end])
-    for key, value in values.items():
-        blocks = [b for b in key_blocks(section, 1, len(section)) if b['key'].lower() == key.lower()]
-        if value is None:
-            for block in reversed(blocks):
-                del section[block['start']:block['end']]
-            if blocks:
-                report['removed'].append(key)
-            continue
-        if blocks:
-            first = blocks[0]
-            # later duplicates go (the aws CLI refuses duplicate keys)
-            for block in reversed(blocks[1:]):
-                del section[block['start']:block['end']]
-            if len(blocks) > 1:
-                report['updated'].append(key)
-            line_newline = _newline_of(section[first['start']]) or newline
-            if isinstance(value, dict):
-                if first['value'] != '':
-                    nested = _nested_lines([], value, newline, key, report)
-                    new_block = [render_line('', key, '', line_newline)] + nested
-                    report['updated'].append(key)
-                else:
-                    head = section[first['start']]
-                    if first['key'] != key:
-                        head = render_line('', key, '', line_newline)
-                        report['updated'].append(key)
-                    continuation = section[first['start'] + 1:first['end']]
-                    new_block = [head] + _nested_lines(continuation, value, newline, key, report)
-            else:
-                if first['value'] == render_scalar(value) and first['end'] == first['start'] + 1 and first['key'] == key:
-                    continue
-                new_block = [render_line('', key, value, line_newline)]
-                if key not in report['updated']:
-                    report['updated'].append(key)
-            section[first['start']:first['end']] = new_block
-        else:
-            report['added'].append(key)
-            if isinstance(value, dict):
-                new_block = [render_line('', key, '', newline)] + _nested_lines([], value, newline, key, report)
-            else:
-                new_block = [render_line('', key, value, newline)]
-            existing = key_blocks(section, 1, len(section))
-            at = existing[-1]['end'] if existing else 1
-            section[at:at] = new_block
-    return section
-
-
-def new_section(section_title, values, newline, report):
-    lines = ['[%s]%s' % (section_title, newline)]
-    for key, value in values.items():
-        if value is None:
-            continue
-        report['added'].append(key)
-        if isinstance(value, dict):
-            lines.append(render_line('', key, '', newline))
-            lines.extend(_nested_lines([], value, newline, key, report))
-        else:
-            lines.append(render_line('', key, value, newline))
-    return lines
-
-
-def apply(text, section_title, values, state):
-    """Return (new_text, before_section, after_section, report) for the whole file's text."""
-    report = {'added': [], 'updated': [], 'removed': []}
-    lines = text.splitlines(True)
-    newline = '\r\n' if lines and lines[0].endswith('\r\n') else '\n'
-    wanted = normalize_section(section_title)
-    spans = [span for span in split_sections(lines) if span[0] == wanted]
-
-    if state == 'absent':
-        if not spans:
-            return text, '', '', report
-        before = ''.join(''.join(lines[span[1]:span[2]]) for span in spans)
-        at_end = spans[-1][2] == len(lines)
-        for span in reversed(spans):
-            start, end = span[1], span[2]
-            blocks = key_blocks(lines, start + 1, end)
-            for block in blocks:
-                report['removed'].append(block['key'])
-            stop = blocks[-1]['end'] if blocks else start + 1
-            # blank lines that separated it from what follows go too
-            while stop < end and is_blank(lines[stop]):
-                stop += 1
-            del lines[start:stop]
-        while at_end and lines and is_blank(lines[-1]):
-            # the blank line that separated the removed last section
-            lines.pop()
-        if lines and not lines[-1].endswith(('\n', '\r')):
-            lines[-1] += newline
-        return ''.join(lines), before, '', report
-
-    if len(spans) > 1:
-        raise ProfileError('section [%s] appears %d times in the file; merge the copies by hand (the aws CLI and '
-                           'rclone refuse or ignore duplicate sections)' % (wanted, len(spans)))
-    if spans:
-        start, end = spans[0][1], spans[0][2]
-        before = ''.join(lines[start:end])
-        section = edit_section(lines, start, end, values, newline, report)
-        lines[start:end] = section
-        return ''.join(lines), before, ''.join(section), report
-
-    section = new_section(section_title, values, newline, report)
-    if lines:
-        if not lines[-1].endswith(('\n', '\r')):
-            lines[-1] += newline
-        if not is_blank(lines[-1]):
-            lines.append(newline)
-    lines.extend(section)
-    return ''.join(lines), '', ''.join(section), report
-
-
-# ----------------------------------------------------------------- masking
-
-def mask_section(text, secret_keys):
-    """The section text with the values of secret keys (at any depth) replaced by the mask."""
-    out = []
-    for line in text.splitlines(True):
-        entry = None if (is_comment(line) or section_name(line) is not None) else parse_entry(line.lstrip())
-        if entry and entry[0].lower() in secret_keys and entry[1] != '':
-            match = ENTRY_RE.match(line.rstrip('\r\n'))
-            line = '%s%s %s %s%s' % (match.group('indent'), match.group('key'), match.group('delim'), MASK,
-                                     _newline_of(line))
-        out.append(line)
-    return ''.join(out)
-
-
-def leaf_strings(values, secret_keys=None):
-    """Text of the leaves of ``values`` (only those of secret keys if ``secret_keys`` is given).
-
-    Mirrors how AnsibleModule collects no_log values: strings and numbers, not booleans or null.
-    """
-    leaves = []
-    for key, value in values.items():
-        if isinstance(value, dict):
-            leaves.extend(leaf_strings(value, secret_keys))
-        elif value is None or isinstance(value, bool) or not to_text(value):
-            continue
-        elif secret_keys is None or key.lower() in secret_keys:
-            leaves.append(to_native(value))
-    return leaves
-
-
-# -------------------------------------------------------------------- main
-
-def write_atomically(module, path, text, creating):
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.r2_profile.', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(text, errors='surrogate_or_strict'))
-        old_umask = os.umask(0o077) if creating else None
+def _mode(value):
+    """Permission bits of the mode option (octal only: symbolic modes are relative to a file that may be a link)."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        mode = value
+    else:
         try:
-            module.atomic_move(tmp, path, unsafe_writes=module.params['unsafe_writes'])
-        finally:
-            if old_umask is not None:
-                os.umask(old_umask)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            mode = int(str(value), 8)
+        except ValueError:
+            raise ProfileError('mode: give an octal mode such as 0600 (symbolic modes are not supported)')
+    if mode & ~0o777:
+        raise ProfileError('mode: only permission bits (at most 0777)')
+    return mode
+
+
+def _owner(params, folder):
+    """(uid, gid) the file gets: owner and group by name or number; without owner, those of the existing file
+    (else of its folder), so that root editing a user's file never hands it to root or anyone else."""
+    if params['owner'] is None and params['group'] is None:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return os.geteuid(), os.getegid()
+        probe = _safe_io.UserTree(folder, st.st_uid, st.st_gid)
+        existing = probe.stat(params['path'])
+        return (existing[1], existing[2]) if existing else (st.st_uid, st.st_gid)
+    try:
+        if params['owner'] is None:
+            uid = os.geteuid()
+        elif str(params['owner']).isdigit():
+            uid = int(params['owner'])
+        else:
+            uid = pwd.getpwnam(params['owner']).pw_uid
+        if params['group'] is not None:
+            gid = int(params['group']) if str(params['group']).isdigit() else grp.getgrnam(params['group']).gr_gid
+        elif params['owner'] is not None:
+            gid = pwd.getpwuid(uid).pw_gid
+        else:
+            gid = os.getegid()
+    except KeyError:
+        raise ProfileError('owner/group: no such user or group')
+    return uid, gid
 
 
 def main():
@@ -506,55 +288,72 @@ def main():
     module.no_log_values.difference_update(set(leaf_strings(values)) - secrets)
     module.no_log_values.update(secrets)
 
-    path = os.path.realpath(params['path']) if os.path.islink(params['path']) else params['path']
+    path = posixpath.normpath(params['path'])
     result = dict(changed=False, path=path, section=params['section'], created=False, added=[], updated=[],
                   removed=[])
     try:
+        for name in UNSUPPORTED_FILE_ARGS:
+            if params.get(name):
+                raise ProfileError('%s: not supported (the file is written on a descriptor, never by path)' % name)
         validate_section(params['section'])
         validate_values(values)
-        if os.path.isdir(path):
-            raise ProfileError('path: %s is a directory' % path)
-        exists = os.path.exists(path)
-        if not exists and params['state'] == 'present' and not os.path.isdir(os.path.dirname(path) or '.') \
-                and not module.check_mode:
-            raise ProfileError('path: the folder of %s does not exist; create it first' % path)
-        old_text = read_text(path) if exists else ''
+        mode = _mode(params['mode'])
+        if not path.startswith('/'):
+            path = posixpath.normpath(posixpath.join(os.getcwd(), path))
+            result['path'] = path
+        params['path'] = path
+        folder = posixpath.dirname(path)
+        uid, gid = _owner(params, folder)
+        try:
+            # The file's folder is the tree: the file is opened and replaced without following a link, and refused
+            # unless it is a plain file of the owner (or root); the folder itself must be the owner's or root's.
+            tree = _safe_io.UserTree(folder, uid, gid)
+        except _safe_io.UnsafePath as exc:
+            missing = 'does not exist' in to_native(exc)
+            if params['state'] == 'absent' and missing:
+                module.exit_json(**result)
+            if not (module.check_mode and missing):
+                raise ProfileError('path: the folder of %s: %s' % (path, to_native(exc)))
+            tree = None   # check mode: the folder would be created first
+        data = tree.read(path) if tree else None
+        exists = data is not None
+        old_text = _ini.decode(data, path) if exists else ''
         new_text, before, after, report = apply(old_text, params['section'], values, params['state'])
-    except ProfileError as exc:
+        result.update(report)
+        content_changed = new_text != old_text or (not exists and params['state'] == 'present')
+        result['created'] = content_changed and not exists
+        changed = content_changed
+        attrs = tree.stat(path) if exists else None
+        if attrs is not None and (mode is None or params['state'] == 'absent'):
+            mode = attrs[0]   # no mode asked (or absent): the file keeps its own
+        if mode is None:
+            mode = 0o600      # a new file, whatever the umask
+        wanted = (mode, uid, gid)
+        if params['state'] == 'present' and attrs is not None and attrs != wanted:
+            changed = True
+        if changed and not module.check_mode:
+            tree.write(path, to_bytes(new_text, errors='surrogate_or_strict'), mode)
+    except (ProfileError, _safe_io.UnsafePath) as exc:
         module.fail_json(msg=to_native(exc), **result)
-    except (IOError, OSError, UnicodeError) as exc:
-        module.fail_json(msg='cannot read %s: %s' % (path, to_native(exc)), **result)
-
-    result.update(report)
-    content_changed = new_text != old_text or (not exists and params['state'] == 'present')
-    result['created'] = content_changed and not exists
-    attr_diff = {'before': {'path': path}, 'after': {'path': path}}
-    file_args = module.load_file_common_arguments(params, path=path)
-    changed = content_changed
-    try:
-        if params['state'] == 'present' and exists:
-            # attributes first, so that the new content never has looser permissions than asked for
-            changed = module.set_fs_attributes_if_different(file_args, changed, diff=attr_diff)
-        if content_changed and not module.check_mode:
-            write_atomically(module, path, new_text, creating=not exists)
-            if not exists:
-                module.set_fs_attributes_if_different(file_args, True)
-        if result['created']:
-            # a new file: show the attributes it gets, not the steps to get there
-            attr_diff = {'before': {}, 'after': {'path': path}}
-            attr_diff['after'].update({k: v for k, v in (('mode', file_args['mode'] or '0600'),
-                                                         ('owner', file_args['owner']),
-                                                         ('group', file_args['group'])) if v is not None})
     except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc)), **result)
+        module.fail_json(msg='cannot write %s: %s' % (path, to_native(exc.strerror or exc)), **result)
     result['changed'] = changed
 
     if module._diff:
         header = '%s [%s]' % (path, normalize_section(params['section']))
         diffs = [{'before_header': header, 'after_header': header,
                   'before': mask_section(before, secret_keys), 'after': mask_section(after, secret_keys)}]
-        if attr_diff['before'] != attr_diff['after'] and len(attr_diff['after']) > 1:
-            diffs.append(attr_diff)
+        names = ('mode', 'owner', 'group')
+        if attrs is not None and attrs != wanted and params['state'] == 'present':
+            before, after = {'path': path}, {'path': path}
+            for name, old, new in zip(names, attrs, wanted):
+                if old != new:
+                    before[name], after[name] = ('%04o' % old, '%04o' % new) if name == 'mode' else (old, new)
+            diffs.append({'before': before, 'after': after})
+        elif result['created']:
+            after = {'path': path, 'mode': '%04o' % mode}
+            after.update((name, params[name]) for name in ('owner', 'group') if params[name] is not None)
+            diffs.append({'before': {}, 'after': after})
         result['diff'] = diffs
     module.exit_json(**result)
 

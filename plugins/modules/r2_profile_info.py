@@ -40,8 +40,8 @@ options:
     suboptions:
       path:
         description:
-          - The file. A symbolic link is followed. A missing file is not an error (RV(files[].exists=false)); a
-            file that exists but cannot be read fails the module.
+          - The file. A missing file is not an error (RV(files[].exists=false)); a symbolic link, a FIFO, a
+            device, a hard-linked file or a file that cannot be read fails the module.
         type: path
         required: true
       format:
@@ -76,8 +76,13 @@ options:
     elements: str
     default: []
 notes:
-  - Only the values of secret keys are withheld. A secret written under another name (for example inside a
-    C(credential_process) command line) would be returned; add such names to O(secret_keys).
+  - "Only the values of the keys the collection writes and reads back are returned (key ids, endpoints, regions,
+    C(type), C(provider), the addressing style and the bookkeeping keys C(r2_fingerprint), C(r2_expiration),
+    C(R2_CREDENTIALS_EXPIRATION)); other keys are never returned, whatever their name (changed in 0.2.0: 0.1
+    returned every key that did not look secret)."
+  - Files are read without following a link (neither the file nor its folder), only when they are regular files
+    with one link owned by the folder's owner or root, and at most 1 MiB; anything else fails the module with a
+    message naming the path. A FIFO cannot make it hang.
   - Reading another user's files needs the privileges to do so (C(become)).
 seealso:
   - module: cloudflare_r2.credentials.r2_profile
@@ -153,32 +158,22 @@ files:
           secrets: [aws_secret_access_key, aws_session_token]
 '''
 
-import errno
 import grp
 import os
+import posixpath
 import pwd
-import re
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._profile import (
-    normalize_section,
-    read_env,
-    read_ini,
-    read_text,
-    secret_key_set,
-    split_secrets,
-)
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _safe_io
 
-SECRET_NAME_RE = re.compile(r'secret|token|passw|passphrase|(^|_)pass$|private_key$')
 ENV_SECTION = 'env'
 
 
 def secret_predicate(extra):
-    names = secret_key_set(extra)
-    return lambda key: key.lower() in names or SECRET_NAME_RE.search(key.lower()) is not None
+    return _ini.secret_predicate(extra)
 
 
 def _name(lookup, number):
@@ -188,31 +183,52 @@ def _name(lookup, number):
         return str(number)
 
 
+def public_only(entries):
+    """The entries whose keys the collection uses (nested blocks filtered the same way)."""
+    out = {}
+    for key, value in entries.items():
+        if isinstance(value, dict):
+            value = dict((k, v) for k, v in value.items() if k.lower() in _client_files.PUBLIC_KEYS)
+            if value:
+                out[key] = value
+        elif key.lower() in _client_files.PUBLIC_KEYS:
+            out[key] = value
+    return out
+
+
 def describe(spec, is_secret):
-    """The RV(files) entry of one O(files) item; raises IOError/OSError/UnicodeError if it cannot be read."""
-    path = spec['path']
-    entry = dict(path=path, exists=False, mode=None, owner=None, group=None, sections={})
+    """The RV(files) entry of one O(files) item; raises UnsafePath, IniError or OSError if it cannot be read."""
+    path = posixpath.normpath(spec['path'])
+    entry = dict(path=spec['path'], exists=False, mode=None, owner=None, group=None, sections={})
+    folder = posixpath.dirname(path)
     try:
-        info = os.stat(path)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        folder_st = os.stat(folder)
+    except OSError:
+        return entry
+    try:
+        tree = _safe_io.UserTree(folder, folder_st.st_uid, folder_st.st_gid)
+    except _safe_io.UnsafePath as exc:
+        if 'does not exist' in to_native(exc):
             return entry
         raise
-    text = read_text(path)
+    data = tree.read(path)
+    if data is None:
+        return entry
+    mode, uid, gid = tree.stat(path)
+    text = _ini.decode(data, path)
     if spec['format'] == 'env':
-        sections = {ENV_SECTION: read_env(text)}
+        sections = {ENV_SECTION: _ini.read_env(text)}
     else:
-        sections = read_ini(text)
+        sections = _ini.read_ini(text)
     if spec['sections'] is not None:
-        wanted = set(normalize_section(name) for name in spec['sections'])
+        wanted = set(_ini.normalize_section(name) for name in spec['sections'])
         sections = dict((name, body) for name, body in sections.items() if name in wanted)
-    entry.update(
-        exists=True,
-        mode='%04o' % stat.S_IMODE(info.st_mode),
-        owner=_name(pwd.getpwuid, info.st_uid),
-        group=_name(grp.getgrgid, info.st_gid),
-        sections=dict((name, split_secrets(body, is_secret)) for name, body in sections.items()),
-    )
+    bodies = {}
+    for name, body in sections.items():
+        split = _ini.split_secrets(body, is_secret)
+        bodies[name] = {'values': public_only(split['values']), 'secrets': split['secrets']}
+    entry.update(exists=True, mode='%04o' % stat.S_IMODE(mode), owner=_name(pwd.getpwuid, uid),
+                 group=_name(grp.getgrgid, gid), sections=bodies)
     return entry
 
 
@@ -233,7 +249,7 @@ def main():
     for spec in module.params['files']:
         try:
             files.append(describe(spec, is_secret))
-        except (IOError, OSError, UnicodeError) as exc:
+        except (_safe_io.UnsafePath, _ini.IniError, IOError, OSError) as exc:
             # the error names the file, never its content
             module.fail_json(msg='cannot read %s: %s' % (spec['path'], to_native(exc)), files=files)
     module.exit_json(changed=False, files=files)

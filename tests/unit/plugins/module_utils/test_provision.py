@@ -27,9 +27,17 @@ CREDENTIALS = [
 ]
 
 
-def plan_of(credentials=None, settings=None, homes=None, host='web1'):
+def users_of(homes, held=None):
+    """What r2_client_files_info returns for users with ``homes``; ``held``: {(user, profile): held entry}."""
+    return [{'user': user, 'exists': True, 'home': home,
+             'profiles': dict((p, h) for (u, p), h in (held or {}).items() if u == user)}
+            for user, home in sorted(homes.items())]
+
+
+def plan_of(credentials=None, settings=None, homes=None, host='web1', held=None):
     plan = provision_filters.r2_provision_plan(copy.deepcopy(CREDENTIALS if credentials is None else credentials),
-                                               host, dict(SETTINGS, **(settings or {})), HOMES if homes is None else homes)
+                                               host, dict(SETTINGS, **(settings or {})),
+                                               users_of(HOMES if homes is None else homes, held))
     assert not plan['errors'], plan['errors']
     return plan
 
@@ -53,10 +61,15 @@ def test_plan_normalises_names_endpoints_files_and_users():
         'env_file': '/home/deploy/.config/r2/media.env'}
     assert sorted(audit['files']) == ['aws_config', 'aws_credentials']
     assert audit['files']['aws_config'] == '/srv/backup/.aws/config'
-    assert {'path': '/home/deploy/.config/r2/media.env', 'format': 'env', 'sections': ['env']} in plan['read']
-    # only the role's own sections are read: other profiles in these files may hold secrets
-    assert {'path': '/home/deploy/.aws/config', 'format': 'ini', 'sections': ['profile media', 'profile incoming']} \
-        in plan['read']
+    # one r2_client_files_info call reads every user's profiles
+    assert plan['inspect'] == [
+        {'user': 'backup', 'profiles': [{'name': 'audit', 'rclone': False, 's3cmd': False, 'env_file': False,
+                                         'session': False}]},
+        {'user': 'deploy', 'profiles': [{'name': 'media', 'rclone': True, 's3cmd': True, 'env_file': True,
+                                         'session': False},
+                                        {'name': 'incoming', 'rclone': True, 's3cmd': False, 'env_file': False,
+                                         'session': True}]}]
+    assert plan['missing_users'] == []
     # the fingerprint follows how the host uses the credential
     other = plan_of(settings={'endpoint_overrides': {'eu': 'http://127.0.0.1:9000', 'fedramp': 'http://127.0.0.1:9001'}})
     assert other['credentials'][0]['endpoint'] == 'http://127.0.0.1:9000'
@@ -67,6 +80,13 @@ def test_plan_normalises_names_endpoints_files_and_users():
 def test_render_root_replaces_the_home():
     plan = plan_of(settings={'render_root': '/tmp/bench/web1'}, homes={})
     assert plan['credentials'][0]['files']['aws_credentials'] == '/tmp/bench/web1/deploy/.aws/credentials'
+    assert plan['inspect'][1]['home'] == '/tmp/bench/web1/deploy'
+    assert plan['missing_users'] == []
+
+
+def test_a_user_that_does_not_exist_is_reported():
+    plan = plan_of(homes={'deploy': '/home/deploy'})
+    assert plan['missing_users'] == ['backup']
 
 
 @pytest.mark.parametrize('credentials, settings, message', [
@@ -111,29 +131,17 @@ def test_bad_input_names_the_host_the_entry_and_the_field(credentials, settings,
     assert any(e.startswith(message) for e in errors), errors
 
 
-def observed_for(plan, key_id, secret_names=('aws_secret_access_key',), fingerprint=None, expiration=None,
-                 drop=None):
-    """What r2_profile_info returns for a host that holds credential 0 of ``plan`` with ``key_id``."""
+def held_by(plan, key_id, consistent=True, fingerprint=None, expiration=None):
+    """What r2_client_files_info reports for credential 0 of ``plan`` held with ``key_id``."""
     cred = plan['credentials'][0]
-    files = {
-        cred['files']['aws_credentials']: {cred['profile']: {'values': {
-            'aws_access_key_id': key_id, 'r2_fingerprint': fingerprint or cred['fingerprint'],
-            'r2_expiration': expiration}, 'secrets': list(secret_names)}},
-        cred['files']['aws_config']: {'profile %s' % cred['profile']: {'values': {'region': 'auto'}, 'secrets': []}},
-        cred['files']['rclone']: {cred['profile']: {'values': {'access_key_id': key_id},
-                                                    'secrets': ['secret_access_key']}},
-        cred['files']['s3cmd']: {'default': {'values': {'access_key': key_id}, 'secrets': ['secret_key']}},
-        cred['files']['env_file']: {'env': {'values': {'AWS_ACCESS_KEY_ID': key_id},
-                                            'secrets': ['AWS_SECRET_ACCESS_KEY']}},
-    }
-    if drop:
-        del files[cred['files'][drop]]
-    return [{'path': path, 'exists': True, 'sections': sections} for path, sections in files.items()]
+    return {(cred['user'], cred['profile']): {
+        'access_key_id': key_id if consistent else '', 'fingerprint': fingerprint or cred['fingerprint'],
+        'expiration': expiration, 'consistent': consistent, 'problems': [] if consistent else ['rclone: ...']}}
 
 
 def test_entries_carry_what_the_host_holds():
-    plan = plan_of()
-    entries = provision_filters.r2_provision_entries(plan, observed_for(plan, 'a' * 32))
+    plan = plan_of(held=held_by(plan_of(), 'a' * 32))
+    entries = provision_filters.r2_provision_entries(plan)
     media = entries['tokens'][0]
     assert media['name'] == 'ansible:web1/media' and media['held_access_key_id'] == 'a' * 32
     assert media['held_fingerprint'] == media['fingerprint'] == plan['credentials'][0]['fingerprint']
@@ -143,32 +151,21 @@ def test_entries_carry_what_the_host_holds():
     assert entries['tokens'][1]['held_access_key_id'] == ''  # audit: nothing on the host yet
 
 
-@pytest.mark.parametrize('drop', ['rclone', 's3cmd', 'env_file', 'aws_config'])
-def test_a_missing_file_means_the_host_needs_the_secret_again(drop):
-    plan = plan_of()
-    entries = _provision.entries_of_host(plan, observed_for(plan, 'a' * 32, drop=drop))
-    assert entries['tokens'][0]['held_access_key_id'] == ''
-
-
-def test_a_missing_secret_or_another_key_means_the_host_needs_the_secret_again():
-    plan = plan_of()
-    assert _provision.entries_of_host(plan, observed_for(plan, 'a' * 32, secret_names=()))['tokens'][0][
-        'held_access_key_id'] == ''
-    observed = observed_for(plan, 'a' * 32)
-    observed[3]['sections']['default']['values']['access_key'] = 'b' * 32  # s3cmd holds another key
-    assert _provision.entries_of_host(plan, observed)['tokens'][0]['held_access_key_id'] == ''
+def test_files_that_disagree_mean_the_host_needs_the_secret_again():
+    plan = plan_of(held=held_by(plan_of(), 'a' * 32, consistent=False))
+    assert _provision.entries_of_host(plan)['tokens'][0]['held_access_key_id'] == ''
 
 
 def test_revoke_and_rotate_settings():
     revoke = plan_of(settings={'state': 'absent'})
-    entries = _provision.entries_of_host(revoke, [])
+    entries = _provision.entries_of_host(revoke)
     assert entries['tokens'] == [{'name': 'ansible:web1/media', 'label': 'host web1, credential media',
                                   'state': 'absent'},
                                  {'name': 'ansible:web1/audit', 'label': 'host web1, credential audit',
                                   'state': 'absent'}]
     assert entries['temporary'] == []
     rotate = plan_of(settings={'rotate': True, 'rotate_only': ['media']})
-    entries = _provision.entries_of_host(rotate, [])
+    entries = _provision.entries_of_host(rotate)
     assert [t['rotate'] for t in entries['tokens']] == [True, False]
     assert entries['temporary'][0]['force'] is False
 
@@ -185,16 +182,33 @@ def test_render_writes_only_new_material_and_keeps_secrets_out_of_the_checks():
         'ansible:web1/audit': {'new_material': False, 'access_key_id': 'c' * 32},
     }
     render = provision_filters.r2_provision_render(plan, result)
-    assert [(r['user'], r['state'], [p['name'] for p in r['profiles']]) for r in render['runs']] == [
-        ('deploy', 'present', ['media', 'incoming'])]
+    assert [(r['user'], [p['name'] for p in r['profiles']]) for r in render['runs']] == [
+        ('deploy', ['media', 'incoming'])]
     media, incoming = render['runs'][0]['profiles']
     assert media['secret_access_key'] == secret and media['fingerprint'] == 'fp' and media['s3cmd'] is True
     assert incoming['session_token'] == session and incoming['expiration'] == '2026-11-28T10:00:00Z'
-    assert [(c['name'], c['operation'], c['bucket'], c['key']) for c in render['checks']] == [
-        ('media', 'get_object', 'media-eu', 'r2-credentials-check'),
-        ('incoming', 'get_object', 'media-eu', 'in/r2-credentials-check')]
+    # every file written is proved by a check that reads it
+    assert [(c['name'], c['source'], c['operation'], c['bucket'], c['key']) for c in render['checks']] == [
+        ('media (aws_credentials)', 'aws', 'get_object', 'media-eu', 'r2-credentials-check'),
+        ('media (env_file)', 'env_file', 'get_object', 'media-eu', 'r2-credentials-check'),
+        ('media (rclone)', 'rclone', 'get_object', 'media-eu', 'r2-credentials-check'),
+        ('media (s3cmd)', 's3cmd', 'get_object', 'media-eu', 'r2-credentials-check'),
+        ('incoming (aws_credentials)', 'aws', 'get_object', 'media-eu', 'in/r2-credentials-check'),
+        ('incoming (rclone)', 'rclone', 'get_object', 'media-eu', 'in/r2-credentials-check')]
+    assert render['checks'][1]['path'] == '/home/deploy/.config/r2/media.env'
+    assert render['checks'][0]['credentials_file'] == '/home/deploy/.aws/credentials'
+    assert render['checks'][2]['section'] == 'media'
     assert secret not in json.dumps(render['checks']) and session not in json.dumps(render['checks'])
-    assert render['trials'][1]['session_token'] == session
+    assert render['trials'][1]['session_token'] == session and render['trials'][1]['source'] == 'values'
+
+
+def test_each_host_gets_only_its_own_result():
+    plan = plan_of()
+    entries = _provision.entries_of_host(plan)
+    result = {'credentials': {'ansible:web1/media': {'secret_access_key': 'x' * 64},
+                              'ansible:web2/media': {'secret_access_key': 'y' * 64}}, 'msg': 'boom'}
+    mine = provision_filters.r2_provision_result(result, entries)
+    assert mine == {'credentials': {'ansible:web1/media': {'secret_access_key': 'x' * 64}}, 'error': 'boom'}
 
 
 def test_render_in_check_mode_uses_placeholders_and_absent_removes():
@@ -207,8 +221,9 @@ def test_render_in_check_mode_uses_placeholders_and_absent_removes():
         _provision.render_host(plan, predicted, check_mode=False)
     revoke = plan_of(settings={'state': 'absent'})
     render = _provision.render_host(revoke, {})
-    assert [(r['user'], r['state'], r['profiles']) for r in render['runs']] == [
-        ('backup', 'absent', [{'name': 'audit'}]), ('deploy', 'absent', [{'name': 'media'}, {'name': 'incoming'}])]
+    assert [(r['user'], r['profiles']) for r in render['runs']] == [
+        ('backup', [{'name': 'audit', 'state': 'absent'}]),
+        ('deploy', [{'name': 'media', 'state': 'absent'}, {'name': 'incoming', 'state': 'absent'}])]
     assert render['checks'] == []
 
 
@@ -216,4 +231,5 @@ def test_admin_token_without_buckets_is_checked_by_listing_buckets():
     plan = plan_of()
     render = _provision.render_host(plan, {'ansible:web1/audit': {'new_material': True, 'access_key_id': 'c' * 32,
                                                                   'secret_access_key': 's' * 64}})
-    assert [(c['name'], c['operation'], c['bucket']) for c in render['checks']] == [('audit', 'list_buckets', None)]
+    assert [(c['name'], c['operation'], c.get('bucket')) for c in render['checks']] == [
+        ('audit (aws_credentials)', 'list_buckets', None)]

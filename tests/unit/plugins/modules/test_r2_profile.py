@@ -439,14 +439,31 @@ def test_owner_change_as_root(tmp_path):
     assert os.stat(str(path)).st_uid == nobody.pw_uid
 
 
-def test_symlink_is_followed(tmp_path):
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_a_symlink_is_refused_and_its_target_untouched(tmp_path, state):
     target = tmp_path / 'real'
-    write(target, FOREIGN)
+    write(target, FOREIGN + '[backup]\nk = v\n')
+    before = (read(target), os.stat(str(target)))
     link = tmp_path / 'credentials'
     os.symlink(str(target), str(link))
-    result = ok(path=str(link), section='backup', values=cred_values())
-    assert result['path'] == str(target) and os.path.islink(str(link))
-    assert '[backup]' in read(target)
+    message = failed(path=str(link), section='backup', values=cred_values() if state == 'present' else None,
+                     state=state)
+    assert 'symbolic link' in message and str(link) in message
+    after = os.stat(str(target))
+    assert read(target) == before[0] and (after.st_mode, after.st_uid, after.st_ino) == (
+        before[1].st_mode, before[1].st_uid, before[1].st_ino)
+    assert os.path.islink(str(link))
+
+
+def test_a_fifo_or_a_hard_link_is_refused(tmp_path):
+    fifo = tmp_path / 'credentials'
+    os.mkfifo(str(fifo))
+    assert 'it is a FIFO' in failed(path=str(fifo), section='backup', values=cred_values())
+    shared = tmp_path / 'shared'
+    write(shared, FOREIGN)
+    os.link(str(shared), str(tmp_path / 'config'))
+    assert 'hard link' in failed(path=str(tmp_path / 'config'), section='backup', values=cred_values())
+    assert read(shared) == FOREIGN
 
 
 def test_absent_keeps_foreign_trailing_blank_lines(tmp_path):

@@ -16,7 +16,6 @@ import secrets
 import pytest
 import yaml
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._profile import read_text
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_profile, r2_profile_info
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import (
     message_of,
@@ -119,9 +118,8 @@ def test_reports_every_client_file_without_a_secret(host):
     assert result['changed'] is False
     config, credentials, rclone, s3cmd, env = result['files']
     assert config == dict(path=host['config'], exists=True, mode='0600', owner=ME, group=MY_GROUP, sections={
-        'profile backup': {'values': {'region': 'auto', 'endpoint_url': ENDPOINT, 's3': {'addressing_style': 'path'},
-                                      'request_checksum_calculation': 'when_required',
-                                      'response_checksum_validation': 'when_required'},
+        # only the keys the collection uses come back (checksum settings and the like are not returned)
+        'profile backup': {'values': {'region': 'auto', 'endpoint_url': ENDPOINT, 's3': {'addressing_style': 'path'}},
                            'secrets': []}})
     assert credentials['sections'] == {
         'default': {'values': {'aws_access_key_id': 'AKIAFOREIGN'}, 'secrets': []},
@@ -129,13 +127,13 @@ def test_reports_every_client_file_without_a_secret(host):
                    'secrets': ['aws_secret_access_key', 'aws_session_token']}}
     assert rclone['sections']['backup'] == {
         'values': {'type': 's3', 'provider': 'Cloudflare', 'access_key_id': KEY_ID, 'endpoint': ENDPOINT,
-                   'region': 'auto', 'acl': 'private', 'force_path_style': 'true'},
+                   'region': 'auto', 'force_path_style': 'true'},
         'secrets': ['secret_access_key', 'sse_customer_key']}
     assert s3cmd['sections']['default'] == {
         'values': {'access_key': KEY_ID, 'host_base': ENDPOINT.rsplit('/', maxsplit=1)[-1], 'use_https': 'True'},
         'secrets': ['access_token', 'gpg_passphrase', 'secret_key']}
     assert env == dict(path=host['env'], exists=True, mode='0640', owner=ME, group=MY_GROUP, sections={
-        'env': {'values': {'AWS_ACCESS_KEY_ID': KEY_ID, 'AWS_ENDPOINT_URL_S3': ENDPOINT, 'AWS_REGION': 'auto',
+        'env': {'values': {'AWS_ACCESS_KEY_ID': KEY_ID, 'AWS_ENDPOINT_URL_S3': ENDPOINT,
                            'R2_CREDENTIALS_EXPIRATION': EXPIRATION},
                 'secrets': ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']}})
     dumped = json.dumps(result)
@@ -146,8 +144,10 @@ def test_reports_every_client_file_without_a_secret(host):
 def test_extra_secret_keys_are_withheld_in_nested_blocks_too(tmp_path):
     path = write(tmp_path / 'config', '[profile p]\nregion = auto\ns3 =\n  sse_key = %s\n  addressing_style = path\n'
                  'credential_process = /bin/get %s\n' % (SSE_KEY, PASSWORD))
-    plain = ok(files=[dict(path=path)])['files'][0]['sections']['profile p']
-    assert plain['values']['s3'] == {'sse_key': SSE_KEY, 'addressing_style': 'path'}
+    plain = ok(files=[dict(path=path)])
+    # a key the collection does not use is never returned, secret-looking or not
+    assert plain['files'][0]['sections']['profile p']['values'] == {'region': 'auto', 's3': {'addressing_style': 'path'}}
+    assert SSE_KEY not in json.dumps(plain) and PASSWORD not in json.dumps(plain)
     withheld = ok(files=[dict(path=path)], secret_keys=['SSE_KEY', 'credential_process'])
     assert withheld['files'][0]['sections']['profile p'] == {
         'values': {'region': 'auto', 's3': {'addressing_style': 'path'}},
@@ -172,12 +172,27 @@ def test_missing_file_is_not_an_error(tmp_path):
     assert result['files'][1]['exists'] is False
 
 
-def test_symlink_is_followed_and_a_broken_one_is_missing(host, tmp_path):
-    os.symlink(host['credentials'], str(tmp_path / 'link'))
-    os.symlink(str(tmp_path / 'gone'), str(tmp_path / 'broken'))
-    linked, broken = ok(files=[dict(path=str(tmp_path / 'link')), dict(path=str(tmp_path / 'broken'))])['files']
-    assert linked['path'] == str(tmp_path / 'link') and linked['mode'] == '0600' and 'backup' in linked['sections']
-    assert broken['exists'] is False
+@pytest.mark.parametrize('target', ['credentials', 'gone', '/dev/zero'])
+def test_a_symlink_is_refused_whatever_it_points_to(host, tmp_path, target):
+    os.symlink(host.get(target, target if target.startswith('/') else str(tmp_path / target)), str(tmp_path / 'link'))
+    outcome = run(files=[dict(path=str(tmp_path / 'link'))])
+    assert outcome.failed and 'symbolic link' in outcome.result['msg']
+    for secret in ALL_SECRETS:
+        assert secret not in json.dumps(outcome.result)
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    os.mkfifo(str(tmp_path / 'credentials'))
+    assert 'it is a FIFO' in failed(files=[dict(path=str(tmp_path / 'credentials'))])
+
+
+def test_a_foreign_value_is_never_returned(tmp_path):
+    password = 'pw-' + 'Zq8' * 12
+    path = write(tmp_path / 'app.env', 'DATABASE_URL=postgres://app:%s@db/app\nAPI_KEY=%s\n'
+                 'AWS_ACCESS_KEY_ID=%s\n' % (password, password, KEY_ID))
+    result = ok(files=[dict(path=path, format='env')])
+    assert result['files'][0]['sections']['env']['values'] == {'AWS_ACCESS_KEY_ID': KEY_ID}
+    assert password not in json.dumps(result)
 
 
 def test_a_file_that_cannot_be_read_fails_naming_it(tmp_path):
@@ -186,12 +201,14 @@ def test_a_file_that_cannot_be_read_fails_naming_it(tmp_path):
 
 
 def test_an_unreadable_file_fails_without_its_content(host, monkeypatch):
-    def as_if_not_root(path):
+    real_read = r2_profile_info._safe_io.UserTree.read
+
+    def as_if_not_root(tree, path, *args, **kwargs):
         if path == host['credentials']:
             raise IOError(errno.EACCES, os.strerror(errno.EACCES), path)
-        return read_text(path)
+        return real_read(tree, path, *args, **kwargs)
     if os.geteuid() == 0:  # root reads any file
-        monkeypatch.setattr(r2_profile_info, 'read_text', as_if_not_root)
+        monkeypatch.setattr(r2_profile_info._safe_io.UserTree, 'read', as_if_not_root)
     os.chmod(host['credentials'], 0)
     outcome = run(files=[dict(path=host['env'], format='env'), dict(path=host['credentials'])])
     assert outcome.failed and outcome.result['msg'].startswith('cannot read %s: ' % host['credentials'])

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""_profile: reading INI-style and KEY=VALUE client files."""
+"""_ini: the one INI and KEY=VALUE format."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _profile
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini
 
 
 @pytest.mark.parametrize('line, entry', [
@@ -24,18 +24,18 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _
     ('no delimiter\n', None),
 ])
 def test_parse_entry(line, entry):
-    assert _profile.parse_entry(line) == entry
+    assert _ini.parse_entry(line) == entry
 
 
 def test_section_names_are_normalized_and_indented_headers_are_not_headers():
-    assert _profile.section_name('[profile   backup]\n') == 'profile backup'
-    assert _profile.section_name('  [profile backup]\n') is None
+    assert _ini.section_name('[profile   backup]\n') == 'profile backup'
+    assert _ini.section_name('  [profile backup]\n') is None
     lines = 'pre = 1\n[a]\nx = 1\n[b]\n'.splitlines(True)
-    assert _profile.split_sections(lines) == [(None, 0, 1), ('a', 1, 3), ('b', 3, 4)]
+    assert _ini.split_sections(lines) == [(None, 0, 1), ('a', 1, 3), ('b', 3, 4)]
 
 
 def test_secret_key_set_is_lower_case_builtins_and_extras():
-    keys = _profile.secret_key_set(['SSE_Customer_Key'])
+    keys = _ini.secret_key_set(['SSE_Customer_Key'])
     assert {'aws_secret_access_key', 'secret_key', 'access_token', 'sse_customer_key'} <= keys
     assert 'aws_access_key_id' not in keys
 
@@ -61,7 +61,7 @@ def test_read_ini_sections_nested_blocks_and_comments():
         '  continued secret_key = x\n'
         '[backup]\n'
         'later = yes\n')
-    assert _profile.read_ini(text) == {
+    assert _ini.read_ini(text) == {
         'profile backup': {'region': 'auto', 'output': 'json',
                            's3': {'addressing_style': 'path', 'max_concurrent_requests': '20'}},
         'backup': {'aws_access_key_id': 'two', 'empty': '', 'multi': 'first', 'later': 'yes'},
@@ -69,8 +69,8 @@ def test_read_ini_sections_nested_blocks_and_comments():
 
 
 def test_read_ini_of_an_empty_text():
-    assert _profile.read_ini('') == {}
-    assert _profile.read_ini('[only]\n') == {'only': {}}
+    assert _ini.read_ini('') == {}
+    assert _ini.read_ini('[only]\n') == {'only': {}}
 
 
 def test_read_env():
@@ -85,15 +85,15 @@ def test_read_env():
         'not a pair\n'
         'AWS_ACCESS_KEY_ID=def\n'
         'EMPTY=\n')
-    assert _profile.read_env(text) == {'AWS_ACCESS_KEY_ID': 'def', 'AWS_REGION': 'auto', 'QUOTED': 'a b',
+    assert _ini.read_env(text) == {'AWS_ACCESS_KEY_ID': 'def', 'AWS_REGION': 'auto', 'QUOTED': 'a b',
                                        'SINGLE': 'c', 'HALF': '"d', 'EMPTY': ''}
 
 
 def test_split_secrets_keeps_names_only():
-    secret_names = _profile.secret_key_set()
+    secret_names = _ini.secret_key_set()
     entries = {'aws_access_key_id': 'id', 'aws_secret_access_key': 'S3CRET', 'aws_session_token': '',
                's3': {'addressing_style': 'path', 'session_token': 'T0KEN'}, 'access_token': {'a': 'b'}}
-    assert _profile.split_secrets(entries, lambda key: key.lower() in secret_names) == {
+    assert _ini.split_secrets(entries, lambda key: key.lower() in secret_names) == {
         'values': {'aws_access_key_id': 'id', 's3': {'addressing_style': 'path'}},
         'secrets': ['access_token', 'aws_secret_access_key', 's3.session_token'],
     }
