@@ -1,6 +1,7 @@
-"""Benchmark: the provision playbook on N local hosts: API requests, writes and wall time per run.
+"""Benchmark: the provision playbook on N local hosts: API requests, writes, module executions and wall time per run.
 
     .venv/bin/python benchmarks/provision_runs.py [--hosts 10,50,200] [--extra-tokens 100] [--forks 50]
+                                                  [--json PATH] [--enforce-targets] [--keep]
 
 Starts the emulator and, for each N, generates an inventory of N hosts (bench-001...; local connection,
 files rendered under a temporary render root, so no unix users are needed; one token credential each,
@@ -11,13 +12,27 @@ collection), the renders' S3 checks to the emulator's S3 endpoints. Runs, for ea
 
     baseline   the same three plays with as many tasks per phase as the role's converged path, each one
                ansible.builtin.set_fact or ansible.builtin.debug (verbosity 1): the cost of Ansible itself
+    floor(K)   the same three plays where each host runs K real minimal modules (ansible.builtin.stat): 1 in
+               the inspect play, K-1 in the render play, and the reconcile play one on the controller. K=1 is
+               what a converged run needs (inspect), K=3 what a first run needs (inspect, write, check)
     first      ansible-playbook -i INV cloudflare_r2.credentials.provision --forks F
     converged  the same again: must change nothing and make at most ceil(T/50)+2 API requests
                (T = account tokens), else the script exits non-zero
     free       the same with ANSIBLE_STRATEGY=free: nothing changed, the same requests, no token name twice
+               (its time is compared with floor(1), which runs with the linear strategy)
 
-Wall time includes ansible-playbook's start-up. The load average is printed: other work on the machine
-(a molecule scenario, ...) makes the times noisy. Not part of the timed tests.
+Module executions are counted by benchmarks/callback_plugins/module_counts.py (enabled for these runs only):
+one per task result that ran a module, one per loop item and per until/retries attempt; skipped tasks and
+the controller-only actions (set_fact, assert, debug, include_*, meta, validate_argument_spec: the roles'
+argument spec check, ...) do not count, tasks delegated to localhost count for the controller. The floor
+runs check the counter (K per host, 1 on the controller).
+
+Targets, printed next to the numbers (PASS/MISS; with --enforce-targets a miss fails the script): module
+executions per host: first <= 3, converged = 1; wall time: first <= 1.5 x floor(3), converged <= 1.3 x floor(1).
+
+Prints a Markdown table, the executions by module and the slowest tasks; --json PATH writes every number
+(module counts per host included). Wall time includes ansible-playbook's start-up. The load average is printed:
+other work on the machine (a molecule scenario, ...) makes the times noisy. Not part of the timed tests.
 """
 
 from __future__ import annotations
@@ -42,8 +57,15 @@ from harness.stack import CloudflareStack  # noqa: E402  pylint: disable=wrong-i
 
 JURISDICTIONS = ('default', 'eu', 'fedramp')
 BUCKETS = {'default': 'bench-default', 'eu': 'bench-eu', 'fedramp': 'bench-fedramp'}
-METHODS = ('GET', 'POST', 'PUT', 'DELETE')
 HOSTS = "{{ provision_target | default('r2_clients') }}"
+CALLBACK_PLUGINS = os.path.join(HERE, 'callback_plugins')
+CONTROLLER = 'controller'
+FLOORS = (1, 3)
+# run: (module executions per host: at most, wall time: at most x its floor; None: no target)
+TARGETS = {'first': (3, 1.5), 'converged': (1, 1.3), 'free': (1, None)}
+MODULE_TARGET_EXACT = ('converged', 'free')  # every host exactly the target, not at most
+LABELS = dict({'baseline': 'set_fact baseline', 'first': 'first', 'converged': 'converged',
+               'free': 'converged, strategy free'}, **{'floor%d' % calls: 'floor(%d)' % calls for calls in FLOORS})
 
 # Tasks that run (ok) on the role's converged path, per phase, each phase starting with the argument spec
 # check of include_role: inspect: arg spec, settings, check, plan, r2_profile_info, entries (getent and the
@@ -84,32 +106,52 @@ def write_inventory(root, count, stack):
     return inventory
 
 
+def write_plays(root, name, phases):
+    """The provision playbook's three plays, each including root/NAME-PHASE.yml (the tasks in phases[PHASE]);
+    the reconcile runs once, delegated to the controller, as the role's does. Returns the playbook's path."""
+    for phase, tasks in phases.items():
+        with open(os.path.join(root, '%s-%s.yml' % (name, phase)), 'w', encoding='utf-8') as handle:
+            json.dump(tasks, handle)  # JSON is YAML
+    plays = [
+        {'name': 'Inspect', 'hosts': HOSTS, 'gather_facts': False,
+         'tasks': [{'name': 'Inspect', 'ansible.builtin.include_tasks': name + '-inspect.yml'}]},
+        {'name': 'Reconcile', 'hosts': HOSTS, 'gather_facts': False, 'strategy': 'ansible.builtin.linear',
+         'tasks': [{'name': 'Reconcile', 'ansible.builtin.include_tasks': {
+             'file': name + '-reconcile.yml', 'apply': {'delegate_to': 'localhost', 'run_once': True}},
+             'when': 'inventory_hostname == ansible_play_hosts[0]'}]},
+        {'name': 'Render', 'hosts': HOSTS, 'gather_facts': False,
+         'tasks': [{'name': 'Render', 'ansible.builtin.include_tasks': name + '-render.yml'}]},
+    ]
+    playbook = os.path.join(root, name + '.yml')
+    with open(playbook, 'w', encoding='utf-8') as handle:
+        json.dump(plays, handle)
+    return playbook
+
+
 def write_baseline(root):
-    """The provision playbook's three plays, with the role's tasks replaced by set_fact/debug."""
+    """The three plays with the role's tasks replaced by set_fact/debug (no module runs)."""
+    phases = {}
     for phase, count in PHASE_TASKS.items():
-        tasks = []
+        phases[phase] = []
         for number in range(count):
             if number % 2:
                 action = {'ansible.builtin.debug': {'msg': '{{ inventory_hostname }}', 'verbosity': 1}}
             else:
                 action = {'ansible.builtin.set_fact': {'__bench_%s_%d' % (phase, number): '{{ inventory_hostname }}'}}
-            tasks.append(dict(action, name='%s %d' % (phase, number)))
-        with open(os.path.join(root, phase + '.yml'), 'w', encoding='utf-8') as handle:
-            json.dump(tasks, handle)
-    plays = [
-        {'name': 'Inspect', 'hosts': HOSTS, 'gather_facts': False,
-         'tasks': [{'name': 'Inspect', 'ansible.builtin.include_tasks': 'inspect.yml'}]},
-        {'name': 'Reconcile', 'hosts': HOSTS, 'gather_facts': False, 'strategy': 'ansible.builtin.linear',
-         'tasks': [{'name': 'Reconcile', 'ansible.builtin.include_tasks': {
-             'file': 'reconcile.yml', 'apply': {'delegate_to': 'localhost', 'run_once': True}},
-             'when': 'inventory_hostname == ansible_play_hosts[0]'}]},
-        {'name': 'Render', 'hosts': HOSTS, 'gather_facts': False,
-         'tasks': [{'name': 'Render', 'ansible.builtin.include_tasks': 'render.yml'}]},
-    ]
-    playbook = os.path.join(root, 'baseline.yml')
-    with open(playbook, 'w', encoding='utf-8') as handle:
-        json.dump(plays, handle)
-    return playbook
+            phases[phase].append(dict(action, name='%s %d' % (phase, number)))
+    return write_plays(root, 'baseline', phases)
+
+
+def write_floor(root, calls):
+    """The three plays where each host runs `calls` minimal modules (stat): 1 when inspecting, the rest when
+    rendering; the reconcile one on the controller."""
+    def stats(phase, count):
+        return [{'name': '%s %d' % (phase, number), 'ansible.builtin.stat': {
+            'path': '{{ playbook_dir }}', 'get_checksum': False, 'get_mime': False, 'get_attributes': False}}
+            for number in range(count)]
+    return write_plays(root, 'floor%d' % calls,
+                       {'inspect': stats('inspect', 1), 'reconcile': stats('reconcile', 1),
+                        'render': stats('render', calls - 1)})
 
 
 def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None):
@@ -125,6 +167,9 @@ def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None):
         'ANSIBLE_RETRY_FILES_ENABLED': 'False',
         'ANSIBLE_LOCAL_TEMP': os.path.join(root, 'tmp'),
         'ANSIBLE_HOME': os.path.join(root, 'ansible_home'),
+        'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_PLUGINS,
+        'ANSIBLE_CALLBACKS_ENABLED': 'module_counts',
+        'R2_BENCH_MODULE_COUNTS': os.path.join(root, log + '.modules.json'),
     })
     run_env.update(env or {})
     argv = [os.path.join(bindir, 'ansible-playbook'), '-i', inventory, playbook, '--forks', str(forks)]
@@ -146,8 +191,34 @@ def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None):
         raise SystemExit('%s failed (rc=%s):\n%s' % (playbook, result.rc, result.output[-5000:]))
     stats = stack.stats()
     methods = collections.Counter(entry['method'] for entry in stats['requests'])
+    with open(run_env['R2_BENCH_MODULE_COUNTS'], encoding='utf-8') as handle:
+        modules = json.load(handle)
     return result, {'methods': dict(methods), 'total': sum(methods.values()), 'writes': stats['writes'],
-                    'routes': stats['counts'], 'wall': wall, 'slowest': task_times(lines)}
+                    'routes': stats['counts'], 'wall': wall, 'slowest': task_times(lines), 'modules': modules,
+                    'per_host': per_host(modules), 'controller': sum(modules[CONTROLLER].values())}
+
+
+def per_host(modules):
+    """min, max and mean module executions per host (0 for no host)."""
+    totals = [sum(counts.values()) for counts in modules['hosts'].values()] or [0]
+    return {'min': min(totals), 'max': max(totals), 'mean': round(sum(totals) / len(totals), 2)}
+
+
+def by_module(modules):
+    """'module mean-per-host, ...; controller: module n, ...' with the namespaces of this collection and
+    ansible.builtin dropped."""
+    def short(name):
+        for prefix in ('ansible.builtin.', 'cloudflare_r2.credentials.'):
+            if name.startswith(prefix):
+                return name[len(prefix):]
+        return name
+    totals = collections.Counter()
+    for counts in modules['hosts'].values():
+        totals.update(counts)
+    hosts = max(len(modules['hosts']), 1)
+    text = ', '.join('%s %g' % (short(name), round(n / hosts, 2)) for name, n in sorted(totals.items())) or 'none'
+    controller = ', '.join('%s %d' % (short(name), n) for name, n in sorted(modules[CONTROLLER].items()))
+    return text + '; controller: ' + (controller or 'none')
 
 
 def task_times(lines, top=4):
@@ -175,24 +246,62 @@ def prepare(stack, extra_tokens):
                          policies=[])
 
 
+def check_counter(row, calls):
+    """The floor and baseline runs say what the module counter must find; a mismatch means it miscounts."""
+    hosts = {sum(counts.values()) for counts in row['modules']['hosts'].values()}
+    controller = 1 if calls else 0
+    if hosts != {calls} or row['controller'] != controller:
+        return ['N=%d %s: module counter found %s per host and %d on the controller, expected %d and %d'
+                % (row['n'], row['run'], sorted(hosts), row['controller'], calls, controller)]
+    return []
+
+
+def apply_targets(row, rows):
+    """Ratios to the floor and the set_fact baseline, and the targets of the role's runs."""
+    by_run = {other['run']: other for other in rows}
+    row['x_set_fact'] = row['wall'] / by_run['baseline']['wall']
+    row['floor'] = row['x_floor'] = row['module_target'] = row['time_target'] = None
+    if row['run'] not in TARGETS:
+        return []
+    modules, times = TARGETS[row['run']]
+    floor = by_run['floor%d' % (FLOORS[-1] if row['run'] == 'first' else FLOORS[0])]
+    row['floor'], row['floor_run'] = floor['wall'], floor['run']
+    row['x_floor'] = row['wall'] / floor['wall']
+    exact = row['run'] in MODULE_TARGET_EXACT
+    met = row['per_host']['min'] == row['per_host']['max'] == modules if exact else row['per_host']['max'] <= modules
+    row['module_target'] = {'target': modules, 'exact': exact, 'met': met}
+    missed = [] if met else ['%s module executions per host, target %s %d' % (
+        span(row['per_host']), '=' if exact else '<=', modules)]
+    if times is not None:
+        row['time_target'] = {'target': times, 'met': row['x_floor'] <= times}
+        if not row['time_target']['met']:
+            missed.append('%.2f x %s, target <= %.1f x' % (row['x_floor'], LABELS[floor['run']], times))
+    return ['N=%d %s: %s' % (row['n'], row['run'], miss) for miss in missed]
+
+
 def measure(stack, count, options, top):
-    """The four runs for one N; returns the rows and the list of failed checks."""
+    """The runs for one N; returns the rows, the list of failed checks and the list of missed targets."""
     prepare(stack, options.extra_tokens)
     root = tempfile.mkdtemp(prefix='n%d-' % count, dir=top)
     inventory = write_inventory(root, count, stack)
-    baseline = write_baseline(root)
     provision = 'cloudflare_r2.credentials.provision'
-    rows, failures = [], []
-    runs = (('baseline', baseline, None), ('first', provision, None), ('converged', provision, None),
-            ('free', provision, {'ANSIBLE_STRATEGY': 'free'}))
+    rows, failures, misses = [], [], []
+    runs = [('baseline', write_baseline(root), None)]
+    runs += [('floor%d' % calls, write_floor(root, calls), None) for calls in FLOORS]
+    runs += [('first', provision, None), ('converged', provision, None), ('free', provision, {'ANSIBLE_STRATEGY': 'free'})]
     for run, playbook, env in runs:
         result, measured = ansible_playbook(stack, root, inventory, playbook, options.forks, run, env)
         tokens = account_tokens(stack)
         row = dict(measured, n=count, run=run, tokens=len(tokens), changed=result.changed, budget=None)
+        if run == 'baseline':
+            failures += check_counter(row, 0)
+        elif run.startswith('floor'):
+            failures += check_counter(row, int(run[len('floor'):]))
         if run in ('converged', 'free'):
             budget = math.ceil(len(tokens) / 50) + 2
-            row['budget'] = 'PASS' if row['total'] <= budget and not row['writes'] else 'FAIL'
-            if row['budget'] == 'FAIL':
+            met = row['total'] <= budget and not row['writes']
+            row['budget'] = {'limit': budget, 'met': met}
+            if not met:
                 failures.append('N=%d %s: %d requests (%d writes), budget %d'
                                 % (count, run, row['total'], row['writes'], budget))
             if result.changed:
@@ -206,13 +315,47 @@ def measure(stack, count, options, top):
             if twice:
                 failures.append('N=%d free: token names twice: %s' % (count, twice[:10]))
         expected = count + options.extra_tokens
-        if run != 'baseline' and len(tokens) != expected:
+        if run in TARGETS and len(tokens) != expected:
             failures.append('N=%d %s: %d account tokens, expected %d' % (count, run, len(tokens), expected))
         rows.append(row)
-        print('  N=%d %-9s %6.1f s  %s' % (count, run, row['wall'], row['methods']), flush=True)
+        print('  N=%d %-9s %6.1f s  %s  modules/host %s, controller %d' % (
+            count, run, row['wall'], row['methods'], span(row['per_host']), row['controller']), flush=True)
     for row in rows:
-        row['x_baseline'] = row['wall'] / rows[0]['wall']
-    return rows, failures
+        misses += apply_targets(row, rows)
+    return rows, failures, misses
+
+
+def span(spread):
+    """'3', or '2-4' when the hosts differ."""
+    if spread['min'] == spread['max']:
+        return '%d' % spread['max']
+    return '%d-%d' % (spread['min'], spread['max'])
+
+
+def verdict(met):
+    return 'PASS' if met else 'MISS'
+
+
+def markdown_table(rows):
+    header = ('N', 'run', 'requests', 'writes', 'request budget', 'modules/host', 'modules target', 'controller',
+              'wall s', 'floor s', 'x floor', 'time target', 'x set_fact')
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
+    for row in rows:
+        budget = row['budget']
+        module_target, time_target = row['module_target'], row['time_target']
+        cells = (
+            '%d' % row['n'], LABELS[row['run']], '%d' % row['total'], '%d' % row['writes'],
+            '<= %d %s' % (budget['limit'], 'PASS' if budget['met'] else 'FAIL') if budget else '',
+            span(row['per_host']),
+            '%s %d %s' % ('=' if module_target['exact'] else '<=', module_target['target'],
+                          verdict(module_target['met'])) if module_target else '',
+            '%d' % row['controller'], '%.1f' % row['wall'],
+            '%.1f %s' % (row['floor'], LABELS[row['floor_run']]) if row['floor'] else '',
+            '%.2f' % row['x_floor'] if row['x_floor'] else '',
+            '<= %.1f %s' % (time_target['target'], verdict(time_target['met'])) if time_target else '',
+            '%.2f' % row['x_set_fact'])
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 def main():
@@ -221,20 +364,24 @@ def main():
     parser.add_argument('--extra-tokens', type=int, default=100, help='other account tokens (listing pages)')
     parser.add_argument('--forks', type=int, default=50)
     parser.add_argument('--keep', action='store_true', help='keep the temporary folder (inventories, run logs)')
+    parser.add_argument('--json', metavar='PATH', help='write the results (module counts per host included) here')
+    parser.add_argument('--enforce-targets', action='store_true',
+                        help='exit non-zero when a run misses a target (module executions, time to the floor)')
     options = parser.parse_args()
     counts = [int(n) for n in options.hosts.split(',') if n.strip()]
     paths.collections_path()  # stage once
     top = tempfile.mkdtemp(prefix='r2-provision-bench-')
     stack = CloudflareStack(workdir=os.path.join(top, 'stack')).start()
-    rows, failures, loads = [], [], {}
+    rows, failures, misses, loads = [], [], [], {}
     try:
         for count in counts:
             loads[count] = os.getloadavg()
             print('N=%d (load average %.2f %.2f %.2f, %d cpus)' % ((count,) + loads[count] + (os.cpu_count(),)),
                   flush=True)
-            found, failed = measure(stack, count, options, top)
+            found, failed, missed = measure(stack, count, options, top)
             rows += found
             failures += failed
+            misses += missed
     finally:
         stack.stop()
         if options.keep:
@@ -243,25 +390,39 @@ def main():
             shutil.rmtree(top, ignore_errors=True)
 
     print()
-    print('%5s  %-9s %5s %5s %5s %6s %6s %6s %5s %6s %7s %11s' % (
-        'N', 'run', *METHODS, 'total', 'writes', 'T', 'budget', 'wall s', 'x baseline'))
+    print(markdown_table(rows))
+    print()
+    print('module executions by module (mean per host; controller):')
     for row in rows:
-        print('%5d  %-9s %5d %5d %5d %6d %6d %6d %5d %6s %7.1f %11.2f' % (
-            row['n'], row['run'], *(row['methods'].get(m, 0) for m in METHODS), row['total'], row['writes'],
-            row['tokens'], row['budget'] or '-', row['wall'], row['x_baseline']))
+        print('%5d  %-24s %s' % (row['n'], LABELS[row['run']], by_module(row['modules'])))
     print('slowest tasks (s):')
     for row in rows:
-        print('%5d  %-9s %s' % (row['n'], row['run'], '; '.join('%s %.1f' % task for task in row['slowest'])))
-    print('budget: converged requests <= ceil(T/50)+2, no write; T = account tokens after the run')
+        print('%5d  %-24s %s' % (row['n'], LABELS[row['run']],
+                                 '; '.join('%s %.1f' % task for task in row['slowest'])))
+    print('request budget: converged requests <= ceil(T/50)+2, no write; T = account tokens after the run')
+    print('targets: module executions per host first <= %d, converged = %d; wall first <= %.1f x floor(%d), '
+          'converged <= %.1f x floor(%d)' % (TARGETS['first'][0], TARGETS['converged'][0], TARGETS['first'][1],
+                                             FLOORS[-1], TARGETS['converged'][1], FLOORS[0]))
     for failure in failures:
         print('FAIL: ' + failure)
-    summary = {'load': {n: [round(x, 2) for x in load] for n, load in loads.items()}, 'forks': options.forks,
-               'extra_tokens': options.extra_tokens, 'ok': not failures,
-               'runs': [dict(row, wall=round(row['wall'], 2), x_baseline=round(row['x_baseline'], 2))
-                        for row in rows]}
-    print(json.dumps(summary, sort_keys=True))
+    for miss in misses:
+        print(('FAIL: ' if options.enforce_targets else 'MISS: ') + miss)
+    if options.enforce_targets:
+        failures += misses
+    if options.json:
+        summary = {'load': {n: [round(x, 2) for x in load] for n, load in loads.items()}, 'forks': options.forks,
+                   'extra_tokens': options.extra_tokens, 'ok': not failures, 'failures': failures,
+                   'targets_missed': misses, 'runs': [rounded(row) for row in rows]}
+        with open(options.json, 'w', encoding='utf-8') as handle:
+            json.dump(summary, handle, indent=1, sort_keys=True)
+        print('wrote ' + options.json)
     if failures:
         sys.exit(1)
+
+
+def rounded(row):
+    return dict(row, **{key: round(row[key], 2) for key in ('wall', 'floor', 'x_floor', 'x_set_fact')
+                        if row[key] is not None})
 
 
 if __name__ == '__main__':
