@@ -333,9 +333,14 @@ def whole_text(kind, profile, path):
 
 
 def is_ours(text):
-    """Whether a file written whole carries the collection's mark in its first lines."""
-    head = _ini.split_lines(text)[:3]
-    return any(marker in line for line in head for marker in MARKERS if line.startswith('#'))
+    """Whether a file written whole carries the collection's mark in its leading comment lines (0.1's templates put
+    ``ansible_managed`` first, three comment lines, then theirs)."""
+    for line in _ini.split_lines(text)[:6]:
+        if not line.startswith('#'):
+            return False
+        if any(marker in line for marker in MARKERS):
+            return True
+    return False
 
 
 def secret_values(profile):

@@ -257,8 +257,9 @@ class ClientFilesError(Exception):
     pass
 
 
-def open_user(params):
-    """(layout, tree) of the user; ClientFilesError names the user."""
+def open_user(params, check_mode):
+    """(layout, tree) of the user (tree None: a home to be created, in check mode); ClientFilesError names the
+    user."""
     try:
         uid, gid, home = _safe_io.lookup_user(params['user'])
     except (KeyError, _safe_io.UnsafePath) as exc:
@@ -266,7 +267,13 @@ def open_user(params):
     try:
         layout = _client_files.Layout(params.get('home') or home,
                                       dict((k, params.get(k)) for k in _client_files.PATH_OPTIONS))
-        tree = _safe_io.UserTree(layout.home, uid, gid, create_home=params.get('create_home', False))
+        create = params.get('create_home', False)
+        try:
+            tree = _safe_io.UserTree(layout.home, uid, gid, create_home=create and not check_mode)
+        except _safe_io.UnsafePath as exc:
+            if not (check_mode and create and 'does not exist' in to_native(exc)):
+                raise
+            tree = None
     except (_client_files.LayoutError, _safe_io.UnsafePath, OSError) as exc:
         raise ClientFilesError('user %s: %s' % (params['user'], to_native(exc)))
     return layout, tree
@@ -274,6 +281,8 @@ def open_user(params):
 
 def reader(tree, user):
     def read(path):
+        if tree is None:
+            return None
         try:
             data = tree.read(path)
             return None if data is None else _ini.decode(data, path)
@@ -320,7 +329,7 @@ def main():
     if errors:
         module.fail_json(msg='user %s: %s' % (user, '; '.join(errors)), **result)
     try:
-        layout, tree = open_user(params)
+        layout, tree = open_user(params, module.check_mode)
         result['home'] = layout.home
         plan = _client_files.plan_user(layout, profiles, reader(tree, user))
         try:
