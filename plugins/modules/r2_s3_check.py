@@ -17,6 +17,9 @@ description:
   - The credentials come from an aws CLI profile (O(profile)), read from C(~/.aws/credentials) and
     C(~/.aws/config) the way the aws CLI and boto3 read them, or are given directly (O(access_key_id),
     O(secret_access_key), O(session_token), O(endpoint_url)).
+  - Or, with O(checks), many requests in one task, each with its own credentials, from an aws CLI profile, an
+    rclone remote, an s3cmd configuration, an env file or direct values, and its own expectation; the task fails
+    once, naming every check whose expectation is unmet.
   - Meant for credential rotation, to check newly written client files on each host before the old credentials
     are revoked, and to check afterwards that the old ones are refused (O(expect=denied)).
   - Uses only the Python standard library on the host. It does not call the Cloudflare API and is not part of the
@@ -46,22 +49,25 @@ options:
         C(role_arn), SSO or a web identity fails with a message saying so.
       - Environment variables such as E(AWS_ACCESS_KEY_ID) or E(AWS_ENDPOINT_URL_S3) are not read, so the
         result is about the files.
-      - Exactly one of O(profile) and O(access_key_id) is required.
+      - Exactly one of O(profile), O(access_key_id) and O(checks) is required.
     type: str
   credentials_file:
     description:
-      - The aws credentials file read for O(profile). Not used without O(profile).
+      - The aws credentials file read for O(profile). Not used without O(profile) or O(checks).
+      - With O(checks), the default of O(checks[].credentials_file).
       - If not set, E(AWS_SHARED_CREDENTIALS_FILE) in the environment of the module, else C(~/.aws/credentials)
         in the home of the remote (or C(become)) user.
-      - A missing file is read as empty, as the aws CLI does.
+      - A missing file is read as empty, as the aws CLI does. A link, a FIFO or another file that is not a regular
+        file, or a file larger than 1 MiB, is refused.
     type: path
     default: ~/.aws/credentials
   config_file:
     description:
-      - The aws config file read for O(profile). Not used without O(profile).
+      - The aws config file read for O(profile). Not used without O(profile) or O(checks).
+      - With O(checks), the default of O(checks[].config_file).
       - If not set, E(AWS_CONFIG_FILE) in the environment of the module, else C(~/.aws/config) in the home of the
         remote (or C(become)) user.
-      - A missing file is read as empty.
+      - A missing file is read as empty; what is not a regular file is refused, as for O(credentials_file).
     type: path
     default: ~/.aws/config
   access_key_id:
@@ -84,9 +90,111 @@ options:
       - Required with O(access_key_id). With O(profile) it overrides the profile's endpoint; one of them must
         give one, because the module never falls back to AWS.
     type: str
+  checks:
+    description:
+      - Many checks in one task, instead of O(profile) or O(access_key_id) (mutually exclusive with them, with
+        O(secret_access_key), O(session_token) and O(endpoint_url)).
+      - Every check is made, even when another one fails, and the results are in RV(checks). The task fails when
+        any check's expectation is unmet or its credentials cannot be read, with one message naming every failed
+        check.
+      - O(bucket), O(operation), O(key), O(prefix) and O(expect) are the defaults of the checks'
+        options of the same names; O(credentials_file) and O(config_file) those of the checks with
+        O(checks[].source=aws). O(retries), O(delay), O(validate_certs) and O(timeout) apply to every check.
+      - At most 256 checks, one after the other.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      name:
+        description:
+          - Label of the check in RV(checks) and in the failure message. Unique among the checks.
+        type: str
+        required: true
+      source:
+        description:
+          - Where the credentials and the endpoint come from. Options of another source are refused.
+          - V(aws), the aws CLI profile O(checks[].profile), read as for O(profile) from O(checks[].credentials_file)
+            and O(checks[].config_file).
+          - V(rclone), the remote O(checks[].section) of the rclone configuration O(checks[].path), with
+            C(access_key_id), C(secret_access_key), C(session_token) and C(endpoint) (C(https://) when it has no
+            scheme, as rclone reads it).
+          - V(s3cmd), the C([default]) section of the s3cmd configuration O(checks[].path), with C(access_key),
+            C(secret_key), C(access_token), and the endpoint from C(host_base) and C(use_https).
+          - V(env_file), the C(KEY=VALUE) file O(checks[].path), read as systemd's C(EnvironmentFile=) or a shell
+            reads it, with C(AWS_ACCESS_KEY_ID), C(AWS_SECRET_ACCESS_KEY), C(AWS_SESSION_TOKEN), and the endpoint from
+            C(AWS_ENDPOINT_URL_S3), else C(AWS_ENDPOINT_URL).
+          - V(values), the values O(checks[].access_key_id), O(checks[].secret_access_key),
+            O(checks[].session_token) and O(checks[].endpoint_url).
+          - With V(rclone), V(s3cmd) and V(env_file), a missing O(checks[].path) fails the check; links, FIFOs and
+            files larger than 1 MiB are refused. The CA bundle is the system's, except with V(aws) (as for
+            O(profile)).
+        type: str
+        choices: [aws, rclone, s3cmd, env_file, values]
+        default: aws
+      profile:
+        description:
+          - The aws CLI profile, with O(checks[].source=aws) (required there).
+        type: str
+      credentials_file:
+        description:
+          - The aws credentials file, with O(checks[].source=aws). Defaults to O(credentials_file).
+        type: path
+      config_file:
+        description:
+          - The aws config file, with O(checks[].source=aws). Defaults to O(config_file).
+        type: path
+      path:
+        description:
+          - The client file, with O(checks[].source=rclone), V(s3cmd) or V(env_file) (required there), such as
+            C(~/.config/rclone/rclone.conf), C(~/.s3cfg-NAME) or C(~/.config/r2/NAME.env).
+        type: path
+      section:
+        description:
+          - The rclone remote (the section of O(checks[].path)), with O(checks[].source=rclone) (required there).
+        type: str
+      access_key_id:
+        description:
+          - S3 Access Key ID, with O(checks[].source=values) (required there).
+        type: str
+      secret_access_key:
+        description:
+          - S3 Secret Access Key, with O(checks[].source=values) (required there).
+        type: str
+      session_token:
+        description:
+          - Session token of temporary credentials, with O(checks[].source=values).
+        type: str
+      endpoint_url:
+        description:
+          - The S3 endpoint, as O(endpoint_url). Required with O(checks[].source=values); with the other sources
+            it overrides the endpoint of the files.
+        type: str
+      bucket:
+        description:
+          - The bucket to read from. Defaults to O(bucket).
+        type: str
+      operation:
+        description:
+          - The request, as O(operation). Defaults to O(operation).
+        type: str
+        choices: [get_object, list_objects, list_buckets]
+      key:
+        description:
+          - Object key read by V(get_object). Defaults to O(key).
+        type: str
+      prefix:
+        description:
+          - Key prefix for V(list_objects). Defaults to O(prefix).
+        type: str
+      expect:
+        description:
+          - The outcome the check requires, as O(expect). Defaults to O(expect).
+        type: str
+        choices: [allowed, denied, any]
   bucket:
     description:
       - The bucket to read from. Required unless O(operation=list_buckets).
+      - With O(checks), the default of O(checks[].bucket).
     type: str
   operation:
     description:
@@ -96,17 +204,20 @@ options:
         Needs Object Read. Credentials limited to prefixes need an O(prefix) inside them.
       - V(list_buckets) lists the account's buckets. Only Admin permissions may; object-level credentials are
         denied.
+      - With O(checks), the default of O(checks[].operation).
     type: str
     choices: [get_object, list_objects, list_buckets]
     default: get_object
   key:
     description:
       - Object key read by O(operation=get_object). It does not have to exist.
+      - With O(checks), the default of O(checks[].key).
     type: str
     default: r2-credentials-check
   prefix:
     description:
       - Key prefix for O(operation=list_objects).
+      - With O(checks), the default of O(checks[].prefix).
     type: str
   expect:
     description:
@@ -115,9 +226,25 @@ options:
       - V(denied) needs RV(outcome=denied), for example old credentials after a rotation (C(SignatureDoesNotMatch))
         or a deleted token (C(InvalidAccessKeyId)). Other errors, such as C(NoSuchBucket), do not count.
       - V(any) only reports (see RV(allowed), RV(outcome) and RV(code)).
+      - With O(checks), the default of O(checks[].expect).
     type: str
     choices: [allowed, denied, any]
     default: allowed
+  retries:
+    description:
+      - How many more times to send a request whose outcome is not the expected one, or that got no answer (after
+        its own retry on a connection error), because a new token may take a moment to be accepted everywhere.
+      - With O(checks), only the checks still failing are sent again, all together, O(delay) seconds after the
+        previous round. A check whose options or credentials are unusable is not retried.
+    type: int
+    default: 0
+    version_added: 0.2.0
+  delay:
+    description:
+      - Seconds to wait before each retry of O(retries).
+    type: float
+    default: 2
+    version_added: 0.2.0
   validate_certs:
     description:
       - Whether to validate the TLS certificate of the endpoint.
@@ -137,7 +264,8 @@ notes:
   - Denied means HTTP 401 or 403, or an authentication error code (C(AccessDenied), C(SignatureDoesNotMatch),
     C(InvalidAccessKeyId), C(ExpiredToken), C(InvalidToken) and a few more). C(RequestTimeTooSkewed) is an error
     rather than a denial, because it points at the host's clock, not at the credentials.
-  - A connection error (after one retry) or an invalid or incomplete profile fails the task whatever O(expect) is.
+  - A connection error (after one retry, and O(retries)) or an invalid or incomplete profile fails the task
+    (or the check) whatever O(expect) is.
   - R2 checks the signature before the permission, so a wrong secret gives C(SignatureDoesNotMatch) even on a
     bucket the token may not read.
 seealso:
@@ -221,461 +349,415 @@ EXAMPLES = r'''
 - name: Show the outcome
   ansible.builtin.debug:
     msg: "{{ probe.outcome }} ({{ probe.status }} {{ probe.code }})"
+
+# After a rotation: every client file of the user holds the new credentials, and the old ones are refused.
+- name: Check every client of the backup user in one task
+  cloudflare_r2.credentials.r2_s3_check:
+    bucket: backups
+    retries: 3
+    delay: 5
+    checks:
+      - name: aws
+        profile: backup
+      - name: rclone
+        source: rclone
+        path: ~/.config/rclone/rclone.conf
+        section: backup
+        operation: list_objects
+        prefix: web1/
+      - name: s3cmd
+        source: s3cmd
+        path: ~/.s3cfg-backup
+      - name: systemd env file
+        source: env_file
+        path: /etc/r2/backup.env
+      - name: old token
+        source: values
+        access_key_id: "{{ old_token.access_key_id }}"
+        secret_access_key: "{{ old_token.secret_access_key }}"
+        endpoint_url: "{{ cloudflare_account_id | cloudflare_r2.credentials.r2_endpoint }}"
+        expect: denied
+  become: true
+  become_user: backup
+  register: clients
+
+- name: Show each check
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.outcome }} ({{ item.status }} {{ item.code }}, {{ item.attempts }} attempt(s))"
+  loop: "{{ clients.checks }}"
+  loop_control:
+    label: "{{ item.name }}"
 '''
 
 RETURN = r'''
 allowed:
   description: Whether R2 allowed the request (RV(outcome=allowed)).
-  returned: success or a failed expectation
+  returned: without O(checks), on success or a failed expectation
   type: bool
   sample: true
 outcome:
   description:
     - V(allowed) (200 or 206, or for O(operation=get_object) C(404 NoSuchKey) or C(416 InvalidRange)),
       V(denied) (an authentication or permission refusal) or V(error) (anything else, such as C(NoSuchBucket)).
-  returned: success or a failed expectation
+  returned: without O(checks), on success or a failed expectation
   type: str
   sample: allowed
 status:
   description: HTTP status of R2's answer.
-  returned: success or a failed expectation
+  returned: without O(checks), on success or a failed expectation
   type: int
   sample: 404
 code:
   description: The S3 error code of the answer, or V(null) for a success.
-  returned: success or a failed expectation
+  returned: without O(checks), on success or a failed expectation
   type: str
   sample: NoSuchKey
 message:
   description: The S3 error message (at most 300 characters), or V(null).
-  returned: success or a failed expectation
+  returned: without O(checks), on success or a failed expectation
   type: str
   sample: The specified key does not exist.
 endpoint_url:
   description: The endpoint the request went to (C(scheme://host[:port])).
-  returned: when known
+  returned: without O(checks), when known
   type: str
   sample: https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com
 access_key_id:
   description: The Access Key ID that signed the request. Not a secret.
-  returned: when known
+  returned: without O(checks), when known
   type: str
   sample: ed17574386854bf78a67040be0a770b0
+checks:
+  description:
+    - One result per check of O(checks), in their order.
+  returned: with O(checks), on success or failure (unless an option of the module itself is wrong)
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    name:
+      description: The check's O(checks[].name).
+      type: str
+      sample: rclone
+    source:
+      description: The check's O(checks[].source).
+      type: str
+      sample: rclone
+    outcome:
+      description: V(allowed), V(denied) or V(error), as RV(outcome); V(null) when no answer came.
+      type: str
+      sample: allowed
+    status:
+      description: HTTP status of R2's answer, or V(null).
+      type: int
+      sample: 404
+    code:
+      description: The S3 error code of the answer, or V(null).
+      type: str
+      sample: NoSuchKey
+    message:
+      description: The S3 error message (at most 300 characters), or V(null).
+      type: str
+      sample: The specified key does not exist.
+    allowed:
+      description: Whether R2 allowed the request.
+      type: bool
+      sample: true
+    access_key_id:
+      description: The Access Key ID that signed the request, or V(null) when the credentials could not be read.
+      type: str
+      sample: ed17574386854bf78a67040be0a770b0
+    endpoint_url:
+      description: The endpoint the request went to, or V(null).
+      type: str
+      sample: https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com
+    attempts:
+      description: How many times the request was sent (O(retries)); V(0) when the check's options or
+        credentials were unusable.
+      type: int
+      sample: 1
+    failed:
+      description: Whether the check's expectation is unmet, or the check could not be made.
+      type: bool
+      sample: false
+    msg:
+      description: Why the check failed, or V(null).
+      type: str
+      sample: null
+  sample:
+    - name: aws
+      source: aws
+      outcome: allowed
+      status: 404
+      code: NoSuchKey
+      message: The specified key does not exist.
+      allowed: true
+      access_key_id: ed17574386854bf78a67040be0a770b0
+      endpoint_url: https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com
+      attempts: 1
+      failed: false
+      msg: null
 '''
 
-import configparser
-import datetime
-import hashlib
-import hmac
-import http.client
 import os
-import re
-import shlex
-import ssl
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 
-REGION = 'auto'
-SERVICE = 's3'
-EMPTY_SHA256 = hashlib.sha256(b'').hexdigest()
-MESSAGE_MAX = 300
-BODY_MAX = 64 * 1024
-RETRY_PAUSE = 1.0
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _s3_probe, _safe_io
 
-# Refusals of the credentials themselves (signature, key, token, permission).
-DENIED_CODES = frozenset((
-    'AccessDenied', 'AccountProblem', 'AllAccessDisabled', 'ExpiredToken', 'InvalidAccessKeyId',
-    'InvalidSecurity', 'InvalidToken', 'SignatureDoesNotMatch', 'TokenRefreshRequired', 'Unauthorized'))
-# 403s that say nothing about the credentials.
-NOT_DENIED_CODES = frozenset(('RequestTimeTooSkewed',))
-# Profile settings of credential sources this module does not run.
-OTHER_SOURCES = ('credential_process', 'role_arn', 'sso_session', 'sso_start_url', 'web_identity_token_file')
+CheckError = _s3_probe.ProbeError
 
-BUCKET_RE = re.compile(r'^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
-ACCESS_KEY_RE = re.compile(r'^[A-Za-z0-9._~+=-]+$')
-CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
-XML_CODE_RE = re.compile(r'<Code>([^<]*)</Code>')
-XML_MESSAGE_RE = re.compile(r'<Message>([^<]*)</Message>')
-
-
-class CheckError(Exception):
-    """A message for the user (never holds a secret)."""
-
-
-# ------------------------------------------------------------- aws CLI files
-
-def _parse_nested(value):
-    """An aws nested block (``s3 =`` then indented ``key = value`` lines) as botocore reads it."""
-    parsed = {}
-    for line in value.splitlines():
-        line = line.strip()
-        if line:
-            name, sep, item = line.partition('=')
-            if not sep:
-                raise ValueError
-            parsed[name.strip()] = item.strip()
-    return parsed
+SOURCES = ('aws', 'rclone', 's3cmd', 'env_file', 'values')
+# The credential options of each source, and the ones it needs.
+SOURCE_FIELDS = {
+    'aws': ('profile', 'credentials_file', 'config_file'),
+    'rclone': ('path', 'section'),
+    's3cmd': ('path',),
+    'env_file': ('path',),
+    'values': ('access_key_id', 'secret_access_key', 'session_token'),
+}
+REQUIRED_FIELDS = {
+    'aws': ('profile',),
+    'rclone': ('path', 'section'),
+    's3cmd': ('path',),
+    'env_file': ('path',),
+    'values': ('access_key_id', 'secret_access_key', 'endpoint_url'),
+}
+CREDENTIAL_FIELDS = tuple(sorted(set(field for fields in SOURCE_FIELDS.values() for field in fields)))
+# The request options: per check, or the module's as their defaults.
+REQUEST_FIELDS = ('bucket', 'operation', 'key', 'prefix', 'expect')
+# The options of one check without checks.
+SINGLE_OPTIONS = ('profile', 'access_key_id', 'secret_access_key', 'session_token', 'endpoint_url')
+MAX_CHECKS = 256
 
 
-def read_ini(path):
-    """{section: {key: value}} of an aws INI file, read like botocore's raw_config_parse; {} if no file."""
-    if not os.path.isfile(path):
-        return {}
-    parser = configparser.RawConfigParser()
+# ----------------------------------------------------------------- reading
+
+def read_text(path):
+    """Text of the file at ``path``, or None when it does not exist (links, FIFOs, ... are refused)."""
     try:
-        with open(path, encoding='utf-8') as handle:
-            parser.read_file(handle, source=path)
-    except configparser.MissingSectionHeaderError as exc:
-        # the messages of configparser quote the line, which may hold a secret: build our own
-        raise CheckError('cannot parse %s: line %d comes before any [section] header' % (path, exc.lineno))
-    except configparser.ParsingError as exc:
-        lines = ', '.join(str(error[0]) for error in exc.errors)
-        raise CheckError('cannot parse %s: line(s) %s are neither a [section], a key = value line nor a comment'
-                         % (path, lines))
-    except configparser.DuplicateSectionError as exc:
-        raise CheckError('cannot parse %s: section [%s] appears twice (line %s); the aws CLI refuses such files'
-                         % (path, exc.section, exc.lineno))
-    except configparser.DuplicateOptionError as exc:
-        raise CheckError('cannot parse %s: key %s appears twice in [%s] (line %s)'
-                         % (path, exc.option, exc.section, exc.lineno))
-    except configparser.Error as exc:
-        raise CheckError('cannot parse %s: %s' % (path, type(exc).__name__))
-    except UnicodeDecodeError:
-        raise CheckError('cannot read %s: not UTF-8 text' % path)
+        data = _safe_io.read_file(os.path.abspath(path))
+    except _safe_io.UnsafePath as exc:
+        raise CheckError(to_native(exc))
     except (IOError, OSError) as exc:
-        raise CheckError('cannot read %s: %s' % (path, to_native(exc.strerror or exc)))
-    sections = {}
-    for section in parser.sections():
-        values = {}
-        for option in parser.options(section):
-            value = parser.get(section, option)
-            if value.startswith('\n'):
-                try:
-                    value = _parse_nested(value)
-                except ValueError:
-                    raise CheckError('cannot parse %s: the nested block %s in [%s] has a line without "="'
-                                     % (path, option, section))
-            values[option] = value
-        sections[section] = values
-    return sections
+        problem = to_native(exc.strerror or exc)
+        raise CheckError(problem if problem.startswith('cannot ') else 'cannot read %s: %s' % (path, problem))
+    if data is None:
+        return None
+    try:
+        return _ini.decode(data, path)
+    except _ini.IniError as exc:
+        raise CheckError(to_native(exc))
 
 
-def profile_map(sections):
-    """({profile: (section, values)}, {services name: values}) as botocore's build_profile_map sees them."""
-    profiles, services = {}, {}
-    for section, values in sections.items():
-        if section == 'default':
-            profiles['default'] = (section, values)
-            continue
-        if section.startswith('profile'):
-            target = profiles
-        elif section.startswith('services'):
-            target = services
+def read_aws_ini(path):
+    """(sections, exists) of an aws INI file read strictly, as botocore does; a missing file is empty."""
+    text = read_text(path)
+    if text is None:
+        return {}, False
+    try:
+        return _ini.parse_strict(text, path), True
+    except _ini.IniError as exc:
+        raise CheckError(to_native(exc))
+
+
+def aws_credentials(profile, credentials_file, config_file):
+    """The credentials and endpoint of an aws CLI profile, as the aws CLI resolves them."""
+    if not profile.strip():
+        raise CheckError('profile may not be empty')
+    credentials, credentials_exist = read_aws_ini(credentials_file)
+    config, config_exists = read_aws_ini(config_file)
+    profiles = _client_files.aws_profile_map(config)[0]
+    if profile not in credentials and profile not in profiles:
+        raise CheckError('profile %s not found: no [%s] in %s%s and no [%s] in %s%s' % (
+            profile, profile, credentials_file, '' if credentials_exist else ' (no such file)',
+            _client_files.section('aws_config', profile), config_file, '' if config_exists else ' (no such file)'))
+    try:
+        creds = _client_files.aws_profile(profile, credentials, config, credentials_file, config_file,
+                                          env=os.environ)
+    except _client_files.LayoutError as exc:
+        raise CheckError(to_native(exc))
+    return creds, 'profile %s' % profile, ', or endpoint_url in the profile\'s config section'
+
+
+def file_credentials(kind, path, name):
+    """The credentials and endpoint of an rclone remote, an s3cmd configuration or an env file."""
+    text = read_text(path)
+    if text is None:
+        raise CheckError('%s does not exist' % path)
+    key_name, secret_name = _client_files.CREDENTIAL_KEYS[kind][:2]
+    title = _client_files.section(kind, name)
+    where = '[%s] of %s' % (title, path) if title else path
+    found = _client_files.credential_in(kind, text, name)
+    if found is None:
+        if title and _ini.read_ini(text).get(title) is None:
+            raise CheckError('no [%s] in %s' % (title, path))
+        raise CheckError('%s has no value for %s' % (where, key_name))
+    access_key_id, secret, token, endpoint = found
+    if not secret:
+        raise CheckError('%s has no value for %s' % (where, secret_name))
+    if kind == 'env_file' and not endpoint:
+        endpoint = _ini.read_env(text).get('AWS_ENDPOINT_URL') or None  # the aws CLI's fallback
+    if kind == 'rclone' and endpoint and '://' not in endpoint:
+        endpoint = 'https://' + endpoint  # rclone's default scheme
+    creds = {'access_key_id': access_key_id, 'secret_access_key': secret, 'session_token': token,
+             'endpoint_url': endpoint, 'ca_bundle': None, 'where': where}
+    who, hint = {
+        'rclone': ('rclone remote %s of %s' % (name, path), ', or endpoint in %s' % where),
+        's3cmd': ('s3cmd configuration %s' % path, ', or host_base in %s' % where),
+        'env_file': ('env file %s' % path, ', or AWS_ENDPOINT_URL_S3 in %s' % path),
+    }[kind]
+    return creds, who, hint
+
+
+# ------------------------------------------------------------------ checks
+
+class Check(object):
+    """One request to make: its label, credentials, request and, once made, its result."""
+
+    def __init__(self, name, source, request):
+        self.name, self.source, self.request = name, source, request
+        self.creds = self.who = None
+        self.result = {}
+        self.failure = None
+        self.retryable = False
+        self.attempts = 0
+
+    def resolve(self, module, fields):
+        """Read the credentials of ``fields`` (the credential options of the source, and endpoint_url);
+        secrets read from files are masked in everything the module returns."""
+        source = self.source
+        if source == 'aws':
+            creds, who, hint = aws_credentials(fields['profile'], fields['credentials_file'], fields['config_file'])
+        elif source == 'values':
+            creds = {'access_key_id': fields['access_key_id'], 'secret_access_key': fields['secret_access_key'],
+                     'session_token': fields['session_token'] or None, 'endpoint_url': None, 'ca_bundle': None}
+            who, hint = None, ''
         else:
-            continue
+            creds, who, hint = file_credentials(source, fields['path'], fields.get('section'))
+        if source != 'values':
+            # read from files, so AnsibleModule does not know them
+            module.no_log_values.update(v for v in (creds['secret_access_key'], creds['session_token']) if v)
+        if fields.get('endpoint_url'):
+            creds['endpoint_url'] = fields['endpoint_url']
+        request = self.request
+        _s3_probe.validate_target(request['operation'], request['bucket'], request['key'])
+        _s3_probe.validate_credentials(creds, hint)
+        self.creds = creds
+        access = 'access key %s' % creds['access_key_id']
+        self.who = '%s (%s)' % (who, access) if who else access
+
+    def attempt(self, params):
+        """Send the request once; ``failure`` is None when the expectation is met."""
+        self.attempts += 1
+        self.result = {}
+        request = self.request
         try:
-            parts = shlex.split(section)
-        except ValueError:
-            continue
-        if len(parts) == 2:
-            target[parts[1]] = (section, values) if target is profiles else values
-    return profiles, services
+            outcome = _s3_probe.probe(self.creds, request['operation'], request['bucket'], request['key'],
+                                      request['prefix'], params['timeout'], params['validate_certs'], self.result)
+        except CheckError as exc:
+            self.failure, self.retryable = to_native(exc), exc.retryable
+            return
+        if _s3_probe.is_met(request['expect'], outcome):
+            self.failure = None
+            return
+        self.failure = _s3_probe.unmet_message(self.who, request['operation'], request['bucket'], request['expect'],
+                                               self.result)
+        self.retryable = True
+
+    def message(self):
+        if self.failure and self.attempts > 1:
+            return '%s (after %d attempts)' % (self.failure, self.attempts)
+        return self.failure
+
+    def report(self):
+        """The entry of RV(checks)."""
+        report = dict(name=self.name, source=self.source, outcome=None, status=None, code=None, message=None,
+                      allowed=False, access_key_id=None, endpoint_url=None)
+        report.update(self.result)
+        report.update(attempts=self.attempts, failed=self.failure is not None, msg=self.message())
+        return report
 
 
-def _text(values, name):
-    value = values.get(name)
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def run_checks(checks, params):
+    """Make every resolved check; those whose expectation is unmet (or that got no answer) again, up to
+    ``retries`` times, ``delay`` seconds apart."""
+    pending = [check for check in checks if check.failure is None]
+    rounds = 0
+    while pending:
+        for check in pending:
+            check.attempt(params)
+        rounds += 1
+        pending = [check for check in pending if check.failure is not None and check.retryable]
+        if not pending or rounds > params['retries']:
+            break
+        time.sleep(params['delay'])
 
 
-def read_profile(profile, credentials_file, config_file):
-    """Credentials and endpoint of an aws CLI profile: {access_key_id, secret_access_key, session_token,
-    endpoint_url, ca_bundle}."""
-    credentials = read_ini(credentials_file)
-    profiles, services = profile_map(read_ini(config_file))
-    config_section, config = profiles.get(profile, ('default' if profile == 'default' else 'profile %s' % profile,
-                                                    None))
-
-    if 'aws_access_key_id' in credentials.get(profile, {}):
-        where, values = '[%s] of %s' % (profile, credentials_file), credentials[profile]
-    elif config is not None and 'aws_access_key_id' in config:
-        where, values = '[%s] of %s' % (config_section, config_file), config
-    else:
-        if profile not in credentials and config is None:
-            raise CheckError('profile %s not found: no [%s] in %s%s and no [%s] in %s%s' % (
-                profile, profile, credentials_file, '' if os.path.exists(credentials_file) else ' (no such file)',
-                config_section, config_file, '' if os.path.exists(config_file) else ' (no such file)'))
-        others = [name for name in OTHER_SOURCES if config and name in config]
-        hint = (' (it uses %s, which this module does not run: it checks static keys only)' % ', '.join(others)
-                if others else '')
-        raise CheckError('profile %s has no aws_access_key_id: neither in [%s] of %s nor in [%s] of %s%s'
-                         % (profile, profile, credentials_file, config_section, config_file, hint))
-
-    access_key_id = _text(values, 'aws_access_key_id')
-    secret = _text(values, 'aws_secret_access_key')
-    for name, value in (('aws_access_key_id', access_key_id), ('aws_secret_access_key', secret)):
-        if value is None:
-            raise CheckError('profile %s: %s has no value for %s' % (profile, where, name))
-    # botocore looks at the older name first
-    token = _text(values, 'aws_security_token') or _text(values, 'aws_session_token')
-
-    config = config or {}
-    endpoint = _text(config, 'endpoint_url')
-    if config.get('services'):
-        name = to_text(config['services']).strip()
-        if name not in services:
-            raise CheckError('profile %s: [%s] of %s names services %s, but there is no [services %s] in it'
-                             % (profile, config_section, config_file, name, name))
-        s3_block = services[name].get('s3')
-        if isinstance(s3_block, dict) and _text(s3_block, 'endpoint_url'):
-            endpoint = _text(s3_block, 'endpoint_url')
-    ca_bundle = os.environ.get('AWS_CA_BUNDLE') or _text(config, 'ca_bundle')
-    return {'access_key_id': access_key_id, 'secret_access_key': secret, 'session_token': token,
-            'endpoint_url': endpoint, 'ca_bundle': ca_bundle, 'where': where}
-
-
-# ----------------------------------------------------------------- signing
-
-def normalize_endpoint(url):
-    """(endpoint, host header) of ``scheme://host[:port]``; a trailing slash is dropped."""
-    text = (url or '').strip()
-    parts = urllib.parse.urlsplit(text.rstrip('/'))
+def check_of(module, index, raw, params):
+    """The Check of ``checks[index]``; a problem with its options or its credentials is its failure."""
+    name = raw['name']
+    source = raw['source'] or 'aws'
+    request = dict((field, raw[field] if raw.get(field) is not None else params[field]) for field in REQUEST_FIELDS)
+    check = Check(name, source, request)
     try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if '@' in parts.netloc:
-        # not echoed: the user part may hold a password
-        raise CheckError('endpoint_url may not contain a user or password; give only scheme://host[:port]')
-    if parts.scheme.lower() not in ('http', 'https') or not parts.hostname or port == -1:
-        raise CheckError('endpoint_url %s is not an http(s)://host[:port] URL' % text)
-    if parts.path or parts.query or parts.fragment or '?' in text or '#' in text:
-        raise CheckError('endpoint_url %s has a path or query; give only scheme://host[:port] (the bucket goes '
-                         'into the path)' % text)
-    scheme = parts.scheme.lower()
-    host = parts.hostname
-    if ':' in host:
-        host = '[%s]' % host
-    if port is not None and port != {'http': 80, 'https': 443}[scheme]:
-        host = '%s:%d' % (host, port)
-    return '%s://%s' % (scheme, parts.netloc), host
+        foreign = [field for field in CREDENTIAL_FIELDS
+                   if field not in SOURCE_FIELDS[source] and raw.get(field) not in (None, '')]
+        if foreign:
+            raise CheckError('%s not used with source=%s' % (', '.join(foreign), source))
+        missing = [field for field in REQUIRED_FIELDS[source] if not raw.get(field)]
+        if missing:
+            raise CheckError('source=%s needs %s' % (source, ' and '.join(missing)))
+        fields = dict(raw)
+        for field in ('credentials_file', 'config_file'):
+            fields[field] = raw.get(field) or params[field]
+        check.resolve(module, fields)
+    except CheckError as exc:
+        check.failure = to_native(exc)
+    return check
 
 
-def uri_encode(text):
-    """S3 URI encoding of one path segment or query component: everything but A-Z a-z 0-9 - _ . ~."""
-    return urllib.parse.quote(text, safe='-_.~')
+def validate_names(checks):
+    if not checks:
+        raise CheckError('checks may not be empty')
+    if len(checks) > MAX_CHECKS:
+        raise CheckError('checks: at most %d checks per task' % MAX_CHECKS)
+    seen, twice = set(), []
+    for index, raw in enumerate(checks):
+        name = raw['name']
+        if not name or not name.strip() or _ini.has_control(name):
+            raise CheckError('checks[%d]: name may not be empty or hold a control character' % index)
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    if twice:
+        raise CheckError('checks: each name must be unique; used more than once: %s' % ', '.join(twice))
 
 
-def request_target(operation, bucket, key, prefix):
-    """(method, canonical URI, canonical query string) of the check; the URL uses them as they are."""
-    if operation == 'list_buckets':
-        return 'GET', '/', ''
-    if operation == 'list_objects':
-        params = [('list-type', '2'), ('max-keys', '1')]
-        if prefix is not None:
-            params.append(('prefix', prefix))
-        query = '&'.join('%s=%s' % pair for pair in sorted((uri_encode(k), uri_encode(v)) for k, v in params))
-        return 'GET', '/' + uri_encode(bucket), query
-    # each key segment is encoded once; '/' stays the separator, so 'a//b' keeps its empty segment
-    path = '/%s/%s' % (uri_encode(bucket), '/'.join(uri_encode(segment) for segment in key.split('/')))
-    return 'GET', path, ''
-
-
-def signing_key(secret, datestamp):
-    key = ('AWS4' + secret).encode('utf-8')
-    for part in (datestamp, REGION, SERVICE, 'aws4_request'):
-        key = hmac.new(key, part.encode('utf-8'), hashlib.sha256).digest()
-    return key
-
-
-def sign(method, path, query, headers, access_key_id, secret, amz_date):
-    """The Authorization header of SigV4 over every header in ``headers`` (names lower-case)."""
-    names = sorted(headers)
-    canonical_headers = ''.join('%s:%s\n' % (name, ' '.join(headers[name].split())) for name in names)
-    signed_headers = ';'.join(names)
-    canonical_request = '\n'.join((method, path, query, canonical_headers, signed_headers,
-                                   headers['x-amz-content-sha256']))
-    scope = '%s/%s/%s/aws4_request' % (amz_date[:8], REGION, SERVICE)
-    string_to_sign = '\n'.join(('AWS4-HMAC-SHA256', amz_date, scope,
-                                hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()))
-    signature = hmac.new(signing_key(secret, amz_date[:8]), string_to_sign.encode('utf-8'),
-                         hashlib.sha256).hexdigest()
-    return 'AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s' % (
-        access_key_id, scope, signed_headers, signature)
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def build_request(creds, operation, bucket, key, prefix, now=None):
-    """(url, headers) of the signed request."""
-    endpoint, host = normalize_endpoint(creds['endpoint_url'])
-    method, path, query = request_target(operation, bucket, key, prefix)
-    amz_date = (now or _utcnow()).strftime('%Y%m%dT%H%M%SZ')
-    headers = {'host': host, 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': amz_date}
-    if operation == 'get_object':
-        headers['range'] = 'bytes=0-0'  # never download a large object
-    if creds.get('session_token'):
-        headers['x-amz-security-token'] = creds['session_token']
-    headers['authorization'] = sign(method, path, query, headers, creds['access_key_id'],
-                                    creds['secret_access_key'], amz_date)
-    return endpoint + path + ('?' + query if query else ''), headers
-
-
-# -------------------------------------------------------------------- HTTP
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is reported, not followed: following would resend the signed headers elsewhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-def _opener(validate_certs, ca_bundle=None):
-    if validate_certs:
-        context = ssl.create_default_context(cafile=ca_bundle)
-    else:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
-
-
-def _read(response):
-    try:
-        return response.read(BODY_MAX) or b''
-    finally:
-        response.close()
-
-
-def send(url, headers, timeout, validate_certs, ca_bundle=None):
-    """(status, body) of the request; one retry after a connection error. Raises CheckError."""
-    if not url.startswith('https:'):
-        ca_bundle = None  # not needed, so a stale one must not break a plain-HTTP check
-    try:
-        opener = _opener(validate_certs, ca_bundle)
-    except (IOError, OSError, ssl.SSLError) as exc:
-        raise CheckError('cannot load the CA bundle %s: %s' % (ca_bundle, to_native(exc)))
-    endpoint = url.split('/', 3)[:3]
-    where = '/'.join(endpoint)
-    for attempt in (1, 2):
-        request = urllib.request.Request(url, headers=headers, method='GET')
-        try:
-            response = opener.open(request, timeout=timeout)
-            return response.getcode(), _read(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, _read(exc)
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, ssl.SSLCertVerificationError) or 'CERTIFICATE_VERIFY_FAILED' in str(reason):
-                raise CheckError('the TLS certificate of %s is not trusted (%s); give the CA bundle through '
-                                 'AWS_CA_BUNDLE or the profile\'s ca_bundle, or set validate_certs=false'
-                                 % (where, to_native(getattr(reason, 'verify_message', None) or reason)))
-            problem = to_native(reason)
-        except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, TLS and HTTP framing errors
-            problem = '%s: %s' % (type(exc).__name__, to_native(exc)) if str(exc) else type(exc).__name__
-        if attempt == 1:
-            time.sleep(RETRY_PAUSE)
-    raise CheckError('cannot reach %s (tried twice, timeout %ss): %s' % (where, timeout, problem))
-
-
-# ----------------------------------------------------------------- outcome
-
-def parse_error(body):
-    """(code, message) of an S3 XML error body, (None, None) if it is not one."""
-    text = to_text(body, errors='replace')
-    code = XML_CODE_RE.search(text)
-    message = XML_MESSAGE_RE.search(text)
-    message = message.group(1).strip() if message else None
-    if message and len(message) > MESSAGE_MAX:
-        message = message[:MESSAGE_MAX - 3] + '...'
-    return (code.group(1).strip() or None) if code else None, message
-
-
-def classify(operation, status, code):
-    """allowed, denied or error."""
-    if status in (200, 206) and code is None:
-        return 'allowed'
-    if operation == 'get_object' and (status, code) in ((404, 'NoSuchKey'), (416, 'InvalidRange')):
-        return 'allowed'  # R2 looks for the key only after the signature and the permission passed
-    if code in NOT_DENIED_CODES:
-        return 'error'
-    if code in DENIED_CODES or status in (401, 403):
-        return 'denied'
-    return 'error'
-
-
-# -------------------------------------------------------------------- main
-
-def validate(params, creds):
-    operation = params['operation']
-    if operation != 'list_buckets':
-        bucket = params['bucket']
-        if not bucket:  # required_if lets an explicit null through
-            raise CheckError('bucket is required with operation=%s' % operation)
-        if not BUCKET_RE.match(bucket):
-            raise CheckError('bucket %r is not an R2 bucket name (3 to 63 lower-case letters, digits and "-", '
-                             'starting and ending with a letter or digit)' % bucket)
-    if operation == 'get_object' and not params['key']:
-        raise CheckError('key may not be empty')
-    where = ' in ' + creds['where'] if creds.get('where') else ''
-    if not ACCESS_KEY_RE.match(creds['access_key_id']):
-        # no value in the message: a secret pasted into the wrong field must not show
-        raise CheckError('the access key id%s may only have letters, digits and . _ ~ + = -' % where)
-    for name in ('secret_access_key', 'session_token'):
-        if creds.get(name) and CONTROL_RE.search(creds[name]):
-            raise CheckError('the %s%s contains a control character or line break' % (name, where))
-    if not creds.get('endpoint_url'):
-        raise CheckError('no endpoint: set endpoint_url%s (the aws CLI would send these credentials to AWS)'
-                         % (', or endpoint_url in the profile\'s config section' if where else ''))
-    if params['timeout'] <= 0:
-        raise CheckError('timeout must be above 0')
-
-
-def check(module, result):
-    """Send the request and fill ``result``; return the message of an unmet expectation, or None.
-
-    Raises CheckError for bad input, an unusable profile or no answer.
-    """
+def main_checks(module, result):
     params = module.params
-    if params['profile'] is not None:
-        profile = params['profile']
-        if not profile.strip():
-            raise CheckError('profile may not be empty')
-        creds = read_profile(profile, params['credentials_file'], params['config_file'])
-        # read from files, so AnsibleModule does not know them: mask them in everything returned
-        module.no_log_values.update(v for v in (creds['secret_access_key'], creds['session_token']) if v)
-        who = 'profile %s (access key %s)' % (profile, creds['access_key_id'])
-    else:
-        creds = dict(access_key_id=params['access_key_id'], secret_access_key=params['secret_access_key'],
-                     session_token=params['session_token'] or None, endpoint_url=None, ca_bundle=None)
-        who = 'access key %s' % params['access_key_id']
-    if params['endpoint_url']:
-        creds['endpoint_url'] = params['endpoint_url']
-    validate(params, creds)
-    result['access_key_id'] = creds['access_key_id']
-    result['endpoint_url'] = normalize_endpoint(creds['endpoint_url'])[0]
-    url, headers = build_request(creds, params['operation'], params['bucket'], params['key'], params['prefix'])
-    status, body = send(url, headers, params['timeout'], params['validate_certs'], creds.get('ca_bundle'))
-
-    code, message = parse_error(body) if status >= 300 else (None, None)
-    outcome = classify(params['operation'], status, code)
-    result.update(allowed=outcome == 'allowed', outcome=outcome, status=status, code=code, message=message)
-    expect = params['expect']
-    if expect in ('any', outcome):
+    validate_names(params['checks'])
+    checks = [check_of(module, index, raw, params) for index, raw in enumerate(params['checks'])]
+    run_checks(checks, params)
+    result['checks'] = [check.report() for check in checks]
+    failed = [check for check in checks if check.failure is not None]
+    if not failed:
         return None
-    target = 'list_buckets' if params['operation'] == 'list_buckets' else '%s on bucket %s' % (
-        params['operation'], params['bucket'])
-    got = {'allowed': 'R2 allowed it', 'denied': 'R2 denied it', 'error': 'R2 answered with an error'}[outcome]
-    detail = 'HTTP %d%s%s' % (status, ' ' + code if code else '', ': ' + message if message else '')
-    hint = ' (check the clock of this host)' if code == 'RequestTimeTooSkewed' else ''
-    return '%s: %s at %s: expected %s, but %s (%s)%s' % (who, target, result['endpoint_url'], expect, got, detail,
-                                                         hint)
+    return '%d of %d checks failed: %s' % (len(failed), len(checks),
+                                           '; '.join('%s: %s' % (check.name, check.message()) for check in failed))
+
+
+def main_single(module, result):
+    params = module.params
+    request = dict((field, params[field]) for field in REQUEST_FIELDS)
+    source = 'aws' if params['profile'] is not None else 'values'
+    check = Check(None, source, request)
+    check.resolve(module, params)
+    run_checks([check], params)
+    result.update(check.result)
+    return check.message()
 
 
 def main():
@@ -689,24 +771,50 @@ def main():
             secret_access_key=dict(type='str', no_log=True),
             session_token=dict(type='str', no_log=True),
             endpoint_url=dict(type='str'),
+            checks=dict(type='list', elements='dict', options=dict(
+                name=dict(type='str', required=True),
+                source=dict(type='str', default='aws', choices=list(SOURCES)),
+                profile=dict(type='str'),
+                credentials_file=dict(type='path'),
+                config_file=dict(type='path'),
+                path=dict(type='path'),
+                section=dict(type='str'),
+                access_key_id=dict(type='str', no_log=False),
+                secret_access_key=dict(type='str', no_log=True),
+                session_token=dict(type='str', no_log=True),
+                endpoint_url=dict(type='str'),
+                bucket=dict(type='str'),
+                operation=dict(type='str', choices=list(_s3_probe.OPERATIONS)),
+                key=dict(type='str', no_log=False),
+                prefix=dict(type='str'),
+                expect=dict(type='str', choices=list(_s3_probe.EXPECTS)),
+            )),
             bucket=dict(type='str'),
-            operation=dict(type='str', default='get_object', choices=['get_object', 'list_objects', 'list_buckets']),
+            operation=dict(type='str', default='get_object', choices=list(_s3_probe.OPERATIONS)),
             key=dict(type='str', default='r2-credentials-check', no_log=False),
             prefix=dict(type='str'),
-            expect=dict(type='str', default='allowed', choices=['allowed', 'denied', 'any']),
+            expect=dict(type='str', default='allowed', choices=list(_s3_probe.EXPECTS)),
+            retries=dict(type='int', default=0),
+            delay=dict(type='float', default=2),
             validate_certs=dict(type='bool', default=True),
             timeout=dict(type='float', default=10),
         ),
         mutually_exclusive=[('profile', 'access_key_id'), ('profile', 'secret_access_key'),
-                            ('profile', 'session_token')],
-        required_one_of=[('profile', 'access_key_id')],
+                            ('profile', 'session_token')] + [('checks', name) for name in SINGLE_OPTIONS],
+        required_one_of=[('profile', 'access_key_id', 'checks')],
         required_together=[('access_key_id', 'secret_access_key')],
-        required_if=[('operation', 'get_object', ['bucket']), ('operation', 'list_objects', ['bucket'])],
         supports_check_mode=True,
     )
+    params = module.params
     result = dict(changed=False)
     try:
-        failure = check(module, result)
+        if params['timeout'] <= 0:
+            raise CheckError('timeout must be above 0')
+        if params['retries'] < 0:
+            raise CheckError('retries must be 0 or more')
+        if params['delay'] < 0:
+            raise CheckError('delay must be 0 or more')
+        failure = main_checks(module, result) if params['checks'] is not None else main_single(module, result)
     except CheckError as exc:
         failure = to_native(exc)
     if failure:

@@ -5,6 +5,10 @@ aws config/credentials pair into tmp_path, and checks every profile with r2_s3_c
 reason R2 gives, expect=denied, a failed expectation, check mode, and after the token is deleted. The test then
 reads the emulator's S3 log (each decision, signature first), compares with the real aws CLI run on the same
 files, and scans the output for every secret.
+
+A second playbook checks every kind of client file in one task with ``checks`` (an aws profile, rclone remotes, an
+s3cmd configuration, an env file with temporary credentials, direct values): allowed and denied as expected,
+unmet expectations retried and reported in one message, and every file refused after the token is deleted.
 """
 
 import json
@@ -297,3 +301,296 @@ def test_s3_check_profiles_and_outcomes(cf, run_playbook, tmp_path):
     # The aws CLI, given the same profiles of the same files, got the same answers.
     assert (r['aws_cli_rc']['temp'], r['aws_cli_rc']['good']) == (0, 0) != r['aws_cli_rc']['wrong'], r['aws_cli']
     assert 'SignatureDoesNotMatch' in r['aws_cli']['wrong']
+
+
+CHECKS_PLAYBOOK = textwrap.dedent('''\
+    - name: r2_s3_check checks - every client file kind in one task
+      hosts: localhost
+      gather_facts: false
+      module_defaults:
+        group/cloudflare_r2.credentials.r2:
+          api_url: "{{ cf_api_url }}"
+      vars:
+        host_port: "{{ s3_endpoint | urlsplit('netloc') }}"
+      tasks:
+        - name: A token with Object Read & Write on default/data only
+          cloudflare_r2.credentials.r2_token:
+            name: s3-checks
+            permission: object_read_write
+            buckets: [data]
+          register: tok
+          no_log: true
+
+        - name: Temporary read credentials for data, from that token
+          cloudflare_r2.credentials.r2_temp_credentials:
+            bucket: data
+            permission: object_read_only
+            parent_access_key_id: "{{ tok.access_key_id }}"
+            ttl_seconds: 600
+          register: temp
+          no_log: true
+
+        - name: The wrong secret (last hex digit changed)
+          ansible.builtin.set_fact:
+            wrong_secret: "{{ tok.secret_access_key[:-1] ~ ('1' if tok.secret_access_key[-1] == '0' else '0') }}"
+          no_log: true
+
+        - name: Folders for the client files
+          ansible.builtin.file:
+            path: "{{ home }}/{{ item }}"
+            state: directory
+            mode: "0700"
+          loop: [.aws, .config/rclone, .config/r2]
+
+        # The files as _client_files renders them (section_values for aws and rclone, whole_text for s3cmd
+        # and the env file), written by hand here.
+        - name: The aws credentials file
+          ansible.builtin.copy:
+            dest: "{{ home }}/.aws/credentials"
+            mode: "0600"
+            content: |
+              [good]
+              aws_access_key_id = {{ tok.access_key_id }}
+              aws_secret_access_key = {{ tok.secret_access_key }}
+          no_log: true
+
+        - name: The aws config file
+          ansible.builtin.copy:
+            dest: "{{ home }}/.aws/config"
+            mode: "0600"
+            content: |
+              [profile good]
+              region = auto
+              endpoint_url = {{ s3_endpoint }}
+              s3 =
+                addressing_style = path
+              request_checksum_calculation = when_required
+              response_checksum_validation = when_required
+
+        - name: The rclone configuration (the good remote and one with the wrong secret)
+          ansible.builtin.copy:
+            dest: "{{ home }}/.config/rclone/rclone.conf"
+            mode: "0600"
+            content: |
+              {% for name, secret in [('good', tok.secret_access_key), ('wrong', wrong_secret)] %}
+              [{{ name }}]
+              type = s3
+              provider = Cloudflare
+              access_key_id = {{ tok.access_key_id }}
+              secret_access_key = {{ secret }}
+              endpoint = {{ s3_endpoint }}
+              region = auto
+              acl = private
+              force_path_style = true
+              no_check_bucket = true
+
+              {% endfor %}
+          no_log: true
+
+        - name: The s3cmd configuration
+          ansible.builtin.copy:
+            dest: "{{ home }}/.s3cfg-good"
+            mode: "0600"
+            content: |
+              # Written by cloudflare_r2.credentials for the R2 profile good; edits are overwritten.
+              # s3cmd configuration: s3cmd -c {{ home }}/.s3cfg-good
+              [default]
+              access_key = {{ tok.access_key_id }}
+              secret_key = {{ tok.secret_access_key }}
+              host_base = {{ host_port }}
+              host_bucket = {{ host_port }}
+              use_https = False
+              signature_v2 = False
+              bucket_location = auto
+          no_log: true
+
+        - name: The env file, with the temporary credentials and their session token
+          ansible.builtin.copy:
+            dest: "{{ home }}/.config/r2/temp.env"
+            mode: "0600"
+            content: |
+              # Written by cloudflare_r2.credentials for the R2 profile temp; edits are overwritten.
+              # For systemd EnvironmentFile= or `set -a; . FILE; set +a`.
+              AWS_ACCESS_KEY_ID={{ temp.access_key_id }}
+              AWS_SECRET_ACCESS_KEY={{ temp.secret_access_key }}
+              AWS_SESSION_TOKEN={{ temp.session_token }}
+              AWS_ENDPOINT_URL_S3={{ s3_endpoint }}
+              AWS_DEFAULT_REGION=auto
+              AWS_REGION=auto
+              AWS_REQUEST_CHECKSUM_CALCULATION=when_required
+              AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
+          no_log: true
+
+        - name: The secrets, for the test to look for in the output
+          ansible.builtin.copy:
+            dest: "{{ secrets_file }}"
+            mode: "0600"
+            content: "{{ [tok.token_value, tok.secret_access_key, wrong_secret, temp.secret_access_key,
+                          temp.session_token] | to_json }}"
+          no_log: true
+
+        - name: Every kind of client file, allowed and denied as expected
+          cloudflare_r2.credentials.r2_s3_check:
+            bucket: data
+            credentials_file: "{{ home }}/.aws/credentials"
+            config_file: "{{ home }}/.aws/config"
+            checks:
+              - name: aws
+                profile: good
+              - name: rclone
+                source: rclone
+                path: "{{ home }}/.config/rclone/rclone.conf"
+                section: good
+                operation: list_objects
+                prefix: nothing/
+              - name: s3cmd
+                source: s3cmd
+                path: "{{ home }}/.s3cfg-good"
+              - name: env file
+                source: env_file
+                path: "{{ home }}/.config/r2/temp.env"
+                operation: list_objects
+              - name: rclone wrong secret
+                source: rclone
+                path: "{{ home }}/.config/rclone/rclone.conf"
+                section: wrong
+                expect: denied
+              - name: out of scope
+                source: s3cmd
+                path: "{{ home }}/.s3cfg-good"
+                bucket: other
+                expect: denied
+              - name: temp without token
+                source: values
+                access_key_id: "{{ temp.access_key_id }}"
+                secret_access_key: "{{ temp.secret_access_key }}"
+                endpoint_url: "{{ s3_endpoint }}"
+                expect: denied
+          register: mixed
+
+        - name: Unmet expectations - retried, then one failure naming each
+          cloudflare_r2.credentials.r2_s3_check:
+            bucket: data
+            retries: 1
+            delay: 0
+            checks:
+              - name: still good
+                source: rclone
+                path: "{{ home }}/.config/rclone/rclone.conf"
+                section: good
+              - name: wrong but expected to work
+                source: rclone
+                path: "{{ home }}/.config/rclone/rclone.conf"
+                section: wrong
+              - name: no such file
+                source: env_file
+                path: "{{ home }}/.config/r2/missing.env"
+          register: unmet
+          ignore_errors: true
+
+        - name: Delete the token
+          cloudflare_r2.credentials.r2_token:
+            name: s3-checks
+            state: absent
+
+        - name: After the deletion every file with the token is refused
+          cloudflare_r2.credentials.r2_s3_check:
+            bucket: data
+            expect: denied
+            credentials_file: "{{ home }}/.aws/credentials"
+            config_file: "{{ home }}/.aws/config"
+            checks:
+              - name: aws
+                profile: good
+              - name: rclone
+                source: rclone
+                path: "{{ home }}/.config/rclone/rclone.conf"
+                section: good
+              - name: s3cmd
+                source: s3cmd
+                path: "{{ home }}/.s3cfg-good"
+          check_mode: true
+          register: deleted
+
+        - name: Write the results for the test
+          ansible.builtin.copy:
+            dest: "{{ results_file }}"
+            mode: "0600"
+            content: "{{ {'mixed': mixed, 'unmet': unmet, 'deleted': deleted,
+                          'key_ids': {'token': tok.access_key_id, 'temp': temp.access_key_id}} | to_json }}"
+    ''')
+
+
+def checks_of(result):
+    return [(c['name'], c['source'], c['outcome'], c['status'], c['code'], c['failed'], c['attempts'])
+            for c in result['checks']]
+
+
+def test_s3_check_checks_of_every_client_file(cf, run_playbook, tmp_path):
+    cf.create_bucket('data')
+    cf.create_bucket('other')
+    playbook = tmp_path / 's3_checks.yml'
+    playbook.write_text(CHECKS_PLAYBOOK, encoding='utf-8')
+    home, secrets_file, results_file = tmp_path / 'home', tmp_path / 'secrets.json', tmp_path / 'results.json'
+    result = run_playbook(str(playbook), verbosity=4, extra_vars={
+        's3_endpoint': cf.s3_endpoints['default'], 'home': str(home), 'secrets_file': str(secrets_file),
+        'results_file': str(results_file)})
+    assert result.rc == 0, result.describe()[-6000:]
+    secrets = json.loads(secrets_file.read_text())
+    assert len(secrets) == 5 and all(len(s) >= 40 for s in secrets)
+    assert_no_secrets(result.output + results_file.read_text(), secrets + [cf.bootstrap_token])
+
+    r = json.loads(results_file.read_text())
+    endpoint = cf.s3_endpoints['default']
+    token, temp = r['key_ids']['token'], r['key_ids']['temp']
+    assert not r['mixed'].get('failed') and r['mixed']['changed'] is False
+    assert checks_of(r['mixed']) == [
+        ('aws', 'aws', 'allowed', 404, 'NoSuchKey', False, 1),
+        ('rclone', 'rclone', 'allowed', 200, None, False, 1),
+        ('s3cmd', 's3cmd', 'allowed', 404, 'NoSuchKey', False, 1),
+        ('env file', 'env_file', 'allowed', 200, None, False, 1),
+        ('rclone wrong secret', 'rclone', 'denied', 403, 'SignatureDoesNotMatch', False, 1),
+        ('out of scope', 's3cmd', 'denied', 403, 'AccessDenied', False, 1),
+        ('temp without token', 'values', 'denied', 403, 'InvalidToken', False, 1),
+    ]
+    assert [(c['access_key_id'], c['endpoint_url']) for c in r['mixed']['checks']] == \
+        [(token, endpoint)] * 3 + [(temp, endpoint), (token, endpoint), (token, endpoint), (temp, endpoint)]
+
+    unmet = r['unmet']
+    assert unmet['failed'] is True
+    assert checks_of(unmet) == [
+        ('still good', 'rclone', 'allowed', 404, 'NoSuchKey', False, 1),
+        ('wrong but expected to work', 'rclone', 'denied', 403, 'SignatureDoesNotMatch', True, 2),
+        ('no such file', 'env_file', None, None, None, True, 0),
+    ]
+    rclone_conf = home / '.config' / 'rclone' / 'rclone.conf'
+    assert unmet['msg'].startswith(
+        '2 of 3 checks failed: wrong but expected to work: rclone remote wrong of %s (access key %s): get_object '
+        'on bucket data at %s: expected allowed, but R2 denied it (HTTP 403 SignatureDoesNotMatch: '
+        % (rclone_conf, token, endpoint)), unmet['msg']
+    assert unmet['msg'].endswith(' (after 2 attempts); no such file: %s does not exist'
+                                 % (home / '.config' / 'r2' / 'missing.env')), unmet['msg']
+
+    assert not r['deleted'].get('failed')
+    assert checks_of(r['deleted']) == [
+        (name, name, 'denied', 403, 'InvalidAccessKeyId', False, 1) for name in ('aws', 'rclone', 's3cmd')]
+
+    # What the emulator decided, in order, after verifying each signature.
+    log = [e for e in cf.s3_requests() if e['access_key_id'] in (token, temp)]
+    decisions = [(e['operation'], e['bucket'], e['credential'], e['status'], e['error_code']) for e in log]
+    assert decisions == [
+        ('GetObject', 'data', 'token', 404, 'NoSuchKey'),
+        ('ListObjectsV2', 'data', 'token', 200, None),
+        ('GetObject', 'data', 'token', 404, 'NoSuchKey'),
+        ('ListObjectsV2', 'data', 'temp-api', 200, None),
+        ('GetObject', 'data', 'token', 403, 'SignatureDoesNotMatch'),
+        ('GetObject', 'other', 'token', 403, 'AccessDenied'),
+        ('GetObject', 'data', 'temp-api', 403, 'InvalidToken'),
+        ('GetObject', 'data', 'token', 404, 'NoSuchKey'),
+        ('GetObject', 'data', 'token', 403, 'SignatureDoesNotMatch'),
+        ('GetObject', 'data', 'token', 403, 'SignatureDoesNotMatch'),  # the retry
+        ('GetObject', 'data', None, 403, 'InvalidAccessKeyId'),
+        ('GetObject', 'data', None, 403, 'InvalidAccessKeyId'),
+        ('GetObject', 'data', None, 403, 'InvalidAccessKeyId'),
+    ], decisions
+    assert all(e['reason'].startswith('signature ok; ') for e in log if e['decision'] == 'allow')

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""r2_s3_check: SigV4 signing (checked against botocore), aws CLI profile reading, outcomes and expectations."""
+"""r2_s3_check: SigV4 signing (checked against botocore), aws CLI profile reading, outcomes and expectations,
+and the checks option (many checks, client files of every kind, retries)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,6 +12,7 @@ import email.message
 import http.server
 import io
 import json
+import os
 import secrets
 import ssl
 import threading
@@ -19,6 +21,7 @@ import urllib.parse
 
 import pytest
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _s3_probe
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_s3_check
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import patch_module_exits, run_module
 
@@ -55,8 +58,8 @@ def _module(monkeypatch):
     """exit_json/fail_json raise ModuleExit with what the controller would get (no_log values scrubbed);
     a fixed clock; no pause before the retry; no aws environment of the machine running the tests."""
     patch_module_exits(monkeypatch)
-    monkeypatch.setattr(r2_s3_check, '_utcnow', lambda: NOW)
-    monkeypatch.setattr(r2_s3_check, 'RETRY_PAUSE', 0)
+    monkeypatch.setattr(_s3_probe, '_utcnow', lambda: NOW)
+    monkeypatch.setattr(_s3_probe, 'RETRY_PAUSE', 0)
     for name in ('AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_CA_BUNDLE', 'AWS_PROFILE'):
         monkeypatch.delenv(name, raising=False)
 
@@ -108,7 +111,7 @@ def opener(monkeypatch):
     def build(validate_certs, ca_bundle=None):
         fake.built_with.append((validate_certs, ca_bundle))
         return fake
-    monkeypatch.setattr(r2_s3_check, '_opener', build)
+    monkeypatch.setattr(_s3_probe, '_opener', build)
     return fake
 
 
@@ -257,14 +260,14 @@ def test_secret_with_special_characters(opener):
 def test_aws_documented_example():
     """AWS's published SigV4 example (GET Object with a Range), with its region instead of auto."""
     headers = {'host': 'examplebucket.s3.amazonaws.com', 'range': 'bytes=0-9',
-               'x-amz-content-sha256': r2_s3_check.EMPTY_SHA256, 'x-amz-date': '20130524T000000Z'}
-    original = r2_s3_check.REGION
-    r2_s3_check.REGION = 'us-east-1'
+               'x-amz-content-sha256': _s3_probe.EMPTY_SHA256, 'x-amz-date': '20130524T000000Z'}
+    original = _s3_probe.REGION
+    _s3_probe.REGION = 'us-east-1'
     try:
-        auth = r2_s3_check.sign('GET', '/test.txt', '', headers, 'AKIAIOSFODNN7EXAMPLE',
-                                'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '20130524T000000Z')
+        auth = _s3_probe.sign('GET', '/test.txt', '', headers, 'AKIAIOSFODNN7EXAMPLE',
+                              'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '20130524T000000Z')
     finally:
-        r2_s3_check.REGION = original
+        _s3_probe.REGION = original
     assert auth == ('AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, '
                     'SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, '
                     'Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41')
@@ -328,12 +331,12 @@ def test_redirect_is_reported_not_followed(server):
 
 
 def test_opener_certificate_settings():
-    unverified = r2_s3_check._opener(False)  # pylint: disable=protected-access
-    https = [h for h in unverified.handlers if isinstance(h, r2_s3_check.urllib.request.HTTPSHandler)][0]
+    unverified = _s3_probe._opener(False)  # pylint: disable=protected-access
+    https = [h for h in unverified.handlers if isinstance(h, _s3_probe.urllib.request.HTTPSHandler)][0]
     context = https._context  # pylint: disable=protected-access
     assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
-    verified = r2_s3_check._opener(True)  # pylint: disable=protected-access
-    https = [h for h in verified.handlers if isinstance(h, r2_s3_check.urllib.request.HTTPSHandler)][0]
+    verified = _s3_probe._opener(True)  # pylint: disable=protected-access
+    https = [h for h in verified.handlers if isinstance(h, _s3_probe.urllib.request.HTTPSHandler)][0]
     assert https._context.verify_mode == ssl.CERT_REQUIRED  # pylint: disable=protected-access
 
 
@@ -582,7 +585,7 @@ def test_missing_ca_bundle(tmp_path, monkeypatch):
     ('get_object', 301, 'PermanentRedirect', 'error'),
 ])
 def test_classify(operation, status, code, outcome):
-    assert r2_s3_check.classify(operation, status, code) == outcome
+    assert _s3_probe.classify(operation, status, code) == outcome
 
 
 @pytest.mark.parametrize('status, body, outcome, code', [
@@ -737,3 +740,382 @@ def test_bad_input(opener):
     assert 'no endpoint: set endpoint_url (' in result['msg']
     assert 'timeout must be above 0' in failed(**direct(secret, timeout=0))['msg']
     assert not opener.requests
+
+
+# ------------------------------------------------------------------- checks
+
+SOME_SECRET = secrets.token_hex(32)
+
+
+def client_profile(name, secret, endpoint, key_id=KEY_ID, token=None):
+    """A profile as _client_files renders it."""
+    return {'name': name, 'state': 'present', 'access_key_id': key_id, 'secret_access_key': secret,
+            'session_token': token, 'endpoint': endpoint, 'addressing_style': 'path', 'object_level': True,
+            'expiration': None, 'fingerprint': None, 'rclone': True, 's3cmd': True, 'env_file': True}
+
+
+@pytest.fixture
+def clients(tmp_path):
+    """{kind: (path, secret, token)}: an rclone.conf, an s3cmd file and an env file, written as the collection
+    writes them, each with its own secret and endpoint."""
+    out = {}
+    rclone = client_profile('backup', new_secret(), 'http://127.0.0.1:9001', token=new_session_token())
+    text = _ini.apply('[other]\ntype = s3\naccess_key_id = X\nsecret_access_key = %s\n' % new_secret(), 'backup',
+                      _client_files.section_values('rclone', rclone), 'present')[0]
+    out['rclone'] = (write(tmp_path / 'rclone.conf', text), rclone['secret_access_key'], rclone['session_token'])
+    s3cmd = client_profile('backup', new_secret(), 'https://r2.example.net:8443')
+    path = str(tmp_path / '.s3cfg-backup')
+    out['s3cmd'] = (write(tmp_path / '.s3cfg-backup', _client_files.whole_text('s3cmd', s3cmd, path)),
+                    s3cmd['secret_access_key'], None)
+    env = client_profile('backup', new_secret(), EU_ENDPOINT, token=new_session_token())
+    path = str(tmp_path / 'backup.env')
+    out['env_file'] = (write(tmp_path / 'backup.env', _client_files.whole_text('env_file', env, path)),
+                       env['secret_access_key'], env['session_token'])
+    return out
+
+
+def run_checks(checks, **args):
+    return run(checks=checks, **args)
+
+
+def by_name(result):
+    return dict((entry['name'], entry) for entry in result['checks'])
+
+
+def test_checks_every_source(opener, files, clients):
+    creds, config, keys = files
+    values_secret, values_token = new_secret(), new_session_token()
+    outcome = run_checks([
+        {'name': 'aws', 'profile': 'backup', 'credentials_file': creds, 'config_file': config},
+        {'name': 'rclone', 'source': 'rclone', 'path': clients['rclone'][0], 'section': 'backup'},
+        {'name': 's3cmd', 'source': 's3cmd', 'path': clients['s3cmd'][0]},
+        {'name': 'env', 'source': 'env_file', 'path': clients['env_file'][0]},
+        {'name': 'values', 'source': 'values', 'access_key_id': 'VALUESKEY', 'secret_access_key': values_secret,
+         'session_token': values_token, 'endpoint_url': ENDPOINT},
+    ], bucket='backups')
+    assert not outcome.failed, outcome.result['msg']
+    result = outcome.result
+    assert [entry['name'] for entry in result['checks']] == ['aws', 'rclone', 's3cmd', 'env', 'values']
+    expected = [
+        ('aws', EU_ENDPOINT, keys['backup'], None, KEY_ID),
+        ('rclone', 'http://127.0.0.1:9001', clients['rclone'][1], clients['rclone'][2], KEY_ID),
+        ('s3cmd', 'https://r2.example.net:8443', clients['s3cmd'][1], None, KEY_ID),
+        ('env_file', EU_ENDPOINT, clients['env_file'][1], clients['env_file'][2], KEY_ID),
+        ('values', ENDPOINT, values_secret, values_token, 'VALUESKEY'),
+    ]
+    assert len(opener.requests) == 5
+    for sent, entry, (source, endpoint, secret, token, key_id) in zip(opener.requests, result['checks'], expected):
+        assert sent['url'] == endpoint + '/backups/r2-credentials-check'
+        assert sent['headers']['authorization'] == botocore_authorization(sent, secret, token, access_key_id=key_id)
+        assert entry == dict(name=entry['name'], source=source, outcome='allowed', status=404, code='NoSuchKey',
+                             message='The specified key does not exist.', allowed=True, access_key_id=key_id,
+                             endpoint_url=endpoint, attempts=1, failed=False, msg=None)
+    assert result['changed'] is False and 'outcome' not in result and 'allowed' not in result
+    assert_clean(result, values_secret, values_token, *([keys['backup']] + [c[1] for c in clients.values()]
+                                                        + [c[2] for c in clients.values()]))
+
+
+def test_checks_mixed_expectations_one_message(opener, files, clients, tmp_path):
+    creds, config, keys = files
+    opener.answers = [(404, NO_SUCH_KEY), (403, s3_error('SignatureDoesNotMatch', 'bad signature')),
+                      (403, s3_error('InvalidAccessKeyId', 'gone')), (200, b'<ListBucketResult/>')]
+    outcome = run_checks([
+        {'name': 'new', 'profile': 'backup'},
+        {'name': 'still-old', 'source': 'rclone', 'path': clients['rclone'][0], 'section': 'backup',
+         'expect': 'allowed'},
+        {'name': 'old', 'source': 's3cmd', 'path': clients['s3cmd'][0]},
+        {'name': 'should-be-refused', 'source': 'env_file', 'path': clients['env_file'][0], 'bucket': 'logs',
+         'operation': 'list_objects', 'prefix': 'p/'},
+        {'name': 'no file', 'source': 'env_file', 'path': str(tmp_path / 'missing.env')},
+    ], bucket='backups', expect='denied', credentials_file=creds, config_file=config)
+    assert outcome.failed
+    result = outcome.result
+    checks = by_name(result)
+    assert [(c['name'], c['outcome'], c['failed'], c['attempts']) for c in result['checks']] == [
+        ('new', 'allowed', True, 1), ('still-old', 'denied', True, 1), ('old', 'denied', False, 1),
+        ('should-be-refused', 'allowed', True, 1), ('no file', None, True, 0)]
+    assert checks['no file'] == dict(name='no file', source='env_file', outcome=None, status=None, code=None,
+                                     message=None, allowed=False, access_key_id=None, endpoint_url=None, attempts=0,
+                                     failed=True, msg='%s does not exist' % (tmp_path / 'missing.env'))
+    assert opener.requests[3]['url'] == EU_ENDPOINT + '/logs?list-type=2&max-keys=1&prefix=p%2F'
+    assert result['msg'] == (
+        '4 of 5 checks failed: '
+        'new: profile backup (access key %s): get_object on bucket backups at %s: expected denied, but R2 allowed '
+        'it (HTTP 404 NoSuchKey: The specified key does not exist.); '
+        'still-old: rclone remote backup of %s (access key %s): get_object on bucket backups at http://127.0.0.1:9001: '
+        'expected allowed, but R2 denied it (HTTP 403 SignatureDoesNotMatch: bad signature); '
+        'should-be-refused: env file %s (access key %s): list_objects on bucket logs at %s: expected denied, but R2 '
+        'allowed it (HTTP 200); '
+        'no file: %s does not exist' % (KEY_ID, EU_ENDPOINT, clients['rclone'][0], KEY_ID, clients['env_file'][0],
+                                        KEY_ID, EU_ENDPOINT, tmp_path / 'missing.env'))
+    assert checks['still-old']['msg'] in result['msg']
+    assert_clean(result, keys['backup'], *[c[1] for c in clients.values()])
+
+
+def test_checks_only_the_failing_ones_are_retried(opener, files, monkeypatch):
+    creds, config, keys = files
+    pauses = []
+    monkeypatch.setattr(r2_s3_check.time, 'sleep', pauses.append)
+    opener.answers = [(404, NO_SUCH_KEY), (403, s3_error('InvalidAccessKeyId')), (200, b''),
+                      (404, NO_SUCH_KEY), (403, s3_error('InvalidAccessKeyId'))]
+    secret = new_secret()
+    result = ok(checks=[
+        {'name': 'a', 'profile': 'backup'},
+        {'name': 'b', 'source': 'values', 'access_key_id': 'NEWKEY', 'secret_access_key': secret,
+         'endpoint_url': ENDPOINT},
+        {'name': 'c', 'source': 'values', 'access_key_id': 'OLDKEY', 'secret_access_key': secret,
+         'endpoint_url': ENDPOINT, 'operation': 'list_buckets', 'expect': 'denied'},
+    ], bucket='backups', credentials_file=creds, config_file=config, retries=3, delay=7.5)
+    # round 1: a ok, b denied, c allowed (unmet); round 2: c denied now, b ok
+    assert [(c['name'], c['attempts'], c['outcome']) for c in result['checks']] == [
+        ('a', 1, 'allowed'), ('b', 2, 'allowed'), ('c', 2, 'denied')]
+    assert [urllib.parse.urlsplit(r['url']).path for r in opener.requests] == [
+        '/backups/r2-credentials-check', '/backups/r2-credentials-check', '/', '/backups/r2-credentials-check', '/']
+    assert pauses == [7.5]
+    # each attempt is signed again
+    assert opener.requests[1]['headers']['authorization'] == botocore_authorization(opener.requests[1], secret,
+                                                                                    access_key_id='NEWKEY')
+
+
+def test_checks_retries_run_out(opener, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(r2_s3_check.time, 'sleep', pauses.append)
+    opener.answers = [(403, s3_error('AccessDenied', 'Access Denied'))]
+    result = failed(checks=[{'name': 'new token', 'source': 'values', 'access_key_id': KEY_ID,
+                             'secret_access_key': new_secret(), 'endpoint_url': ENDPOINT}],
+                    bucket='backups', retries=2)
+    assert len(opener.requests) == 3 and pauses == [2, 2]
+    assert result['checks'][0]['attempts'] == 3
+    assert result['msg'] == ('1 of 1 checks failed: new token: access key %s: get_object on bucket backups at %s: '
+                             'expected allowed, but R2 denied it (HTTP 403 AccessDenied: Access Denied) (after 3 '
+                             'attempts)' % (KEY_ID, ENDPOINT))
+
+
+def test_checks_no_answer_is_retried_bad_input_is_not(opener, monkeypatch, tmp_path):
+    monkeypatch.setattr(r2_s3_check.time, 'sleep', lambda seconds: None)
+    opener.answers = [ConnectionResetError(104, 'reset'), ConnectionResetError(104, 'reset'), (404, NO_SUCH_KEY)]
+    result = failed(checks=[
+        {'name': 'flaky', 'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': new_secret(),
+         'endpoint_url': ENDPOINT},
+        {'name': 'bad bucket', 'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': new_secret(),
+         'endpoint_url': ENDPOINT, 'bucket': 'Bad_Bucket'},
+    ], bucket='backups', retries=1)
+    checks = by_name(result)
+    assert (checks['flaky']['failed'], checks['flaky']['attempts'], len(opener.requests)) == (False, 2, 3)
+    assert checks['bad bucket']['attempts'] == 0 and 'is not an R2 bucket name' in checks['bad bucket']['msg']
+    assert result['msg'].startswith('1 of 2 checks failed: bad bucket: bucket ')
+
+
+def test_checks_connection_error_message(opener):
+    opener.answers = [urllib.error.URLError(ConnectionRefusedError(111, 'Connection refused'))]
+    result = failed(checks=[{'name': 'x', 'source': 'values', 'access_key_id': KEY_ID,
+                             'secret_access_key': new_secret(), 'endpoint_url': ENDPOINT, 'expect': 'any'}],
+                    bucket='backups')
+    entry = result['checks'][0]
+    assert (entry['outcome'], entry['status'], entry['endpoint_url'], entry['access_key_id']) == \
+        (None, None, ENDPOINT, KEY_ID)
+    assert result['msg'] == ('1 of 1 checks failed: x: cannot reach %s (tried twice, timeout 10.0s): [Errno 111] '
+                             'Connection refused' % ENDPOINT)
+
+
+def test_checks_module_defaults_and_overrides(opener, files, monkeypatch):
+    creds, config, keys = files
+    monkeypatch.setenv('AWS_SHARED_CREDENTIALS_FILE', creds)
+    monkeypatch.setenv('AWS_CONFIG_FILE', config)
+    opener.answers = [(200, b'')]
+    ok(checks=[
+        {'name': 'defaults', 'profile': 'backup'},
+        {'name': 'own', 'profile': 'default', 'bucket': 'other', 'operation': 'get_object', 'key': 'k/ey',
+         'endpoint_url': 'http://127.0.0.1:9000/'},
+        {'name': 'empty prefix', 'profile': 'backup', 'prefix': ''},
+    ], bucket='backups', operation='list_objects', prefix='web1/', key='ignored')
+    urls = [r['url'] for r in opener.requests]
+    assert urls == [EU_ENDPOINT + '/backups?list-type=2&max-keys=1&prefix=web1%2F',
+                    'http://127.0.0.1:9000/other/k/ey',
+                    EU_ENDPOINT + '/backups?list-type=2&max-keys=1&prefix=']
+    assert opener.requests[1]['headers']['authorization'] == botocore_authorization(
+        opener.requests[1], keys['default'], access_key_id='DEFAULTKEY')
+
+
+@pytest.mark.parametrize('check, message', [
+    ({'source': 'aws'}, 'source=aws needs profile'),
+    ({'profile': 'p', 'path': '/x'}, 'path not used with source=aws'),
+    ({'source': 'rclone', 'path': '/x'}, 'source=rclone needs section'),
+    ({'source': 'rclone', 'section': 's'}, 'source=rclone needs path'),
+    ({'source': 's3cmd', 'path': '/x', 'section': 's', 'profile': 'p'}, 'profile, section not used with source=s3cmd'),
+    ({'source': 'env_file'}, 'source=env_file needs path'),
+    ({'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': SOME_SECRET},
+     'source=values needs endpoint_url'),
+    ({'source': 'values', 'endpoint_url': ENDPOINT}, 'source=values needs access_key_id and secret_access_key'),
+    ({'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': SOME_SECRET, 'endpoint_url': ENDPOINT,
+      'credentials_file': '/x'}, 'credentials_file not used with source=values'),
+    ({'source': 'rclone', 'path': '/x', 'section': 's', 'access_key_id': KEY_ID},
+     'access_key_id not used with source=rclone'),
+    ({'profile': ' '}, 'profile may not be empty'),
+    ({'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': SOME_SECRET, 'endpoint_url': ENDPOINT,
+      'operation': 'list_objects', 'bucket': None}, 'bucket is required with operation=list_objects'),
+    ({'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': SOME_SECRET, 'endpoint_url': ENDPOINT,
+      'key': '', 'bucket': 'backups'}, 'key may not be empty'),
+    ({'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': SOME_SECRET, 'endpoint_url': 'https://h/p',
+      'bucket': 'backups'}, 'has a path or query'),
+])
+def test_checks_bad_options_fail_that_check(opener, check, message):
+    result = failed(checks=[dict(check, name='bad')])
+    assert result['msg'].startswith('1 of 1 checks failed: bad: ')
+    assert message in result['msg'], result['msg']
+    assert result['checks'][0]['attempts'] == 0 and not opener.requests
+
+
+def test_checks_module_level_errors(opener):
+    secret = new_secret()
+    one = {'name': 'a', 'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': secret,
+           'endpoint_url': ENDPOINT}
+    for name in ('profile', 'access_key_id', 'endpoint_url', 'session_token'):
+        result = failed(checks=[one], bucket='backups', **{name: 'value-of-' + name})
+        assert 'mutually exclusive' in result['msg'] and 'checks' in result['msg']
+    assert failed(checks=[one, dict(one), dict(one, name='b'), dict(one, name='b')], bucket='backups')['msg'] == \
+        'checks: each name must be unique; used more than once: a, b'
+    assert failed(checks=[dict(one, name='')], bucket='backups')['msg'] == \
+        'checks[0]: name may not be empty or hold a control character'
+    assert failed(checks=[], bucket='backups')['msg'] == 'checks may not be empty'
+    assert 'name' in failed(checks=[{'source': 'values'}])['msg']
+    assert 'source' in failed(checks=[dict(one, source='boto')])['msg']
+    assert 'retries must be 0 or more' in failed(checks=[one], bucket='backups', retries=-1)['msg']
+    assert 'delay must be 0 or more' in failed(checks=[one], bucket='backups', delay=-1)['msg']
+    assert not opener.requests
+
+
+def test_checks_secrets_of_files_are_masked(opener, clients):
+    secrets_ = [c[1] for c in clients.values()] + [c[2] for c in clients.values() if c[2]]
+    opener.answers = [(403, s3_error('AccessDenied', 'echo %s' % ' '.join(secrets_)))]
+    result = failed(checks=[
+        {'name': 'rclone', 'source': 'rclone', 'path': clients['rclone'][0], 'section': 'backup'},
+        {'name': 's3cmd', 'source': 's3cmd', 'path': clients['s3cmd'][0]},
+        {'name': 'env', 'source': 'env_file', 'path': clients['env_file'][0]},
+    ], bucket='backups')
+    assert_clean(result, *secrets_)
+    assert '********' in result['checks'][0]['message'] and '********' in result['msg']
+
+
+def test_checks_secret_in_values_is_no_log(opener):
+    secret, token = new_secret(), new_session_token()
+    result = ok(checks=[{'name': 'v', 'source': 'values', 'access_key_id': KEY_ID, 'secret_access_key': secret,
+                         'session_token': token, 'endpoint_url': ENDPOINT}], bucket='backups')
+    assert_clean(result, secret, token)
+    assert opener.requests[0]['headers']['x-amz-security-token'] == token
+
+
+@pytest.mark.parametrize('kind, text, message', [
+    ('rclone', '[other]\naccess_key_id = X\n', 'no [backup] in {path}'),
+    ('rclone', '[backup]\ntype = s3\nenv_auth = true\n', '[backup] of {path} has no value for access_key_id'),
+    ('rclone', '[backup]\naccess_key_id = %s\n' % KEY_ID, '[backup] of {path} has no value for secret_access_key'),
+    ('rclone', '[backup]\naccess_key_id = %s\nsecret_access_key = %s\n' % (KEY_ID, SOME_SECRET),
+     'no endpoint: set endpoint_url, or endpoint in [backup] of {path} ('),
+    ('s3cmd', '# nothing\n', 'no [default] in {path}'),
+    ('s3cmd', '[default]\naccess_key = %s\nsecret_key = %s\n' % (KEY_ID, SOME_SECRET),
+     'no endpoint: set endpoint_url, or host_base in [default] of {path} ('),
+    ('env_file', 'AWS_SECRET_ACCESS_KEY=%s\n' % SOME_SECRET, '{path} has no value for AWS_ACCESS_KEY_ID'),
+    ('env_file', 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' % (KEY_ID, SOME_SECRET),
+     'no endpoint: set endpoint_url, or AWS_ENDPOINT_URL_S3 in {path} ('),
+    ('env_file', 'AWS_ACCESS_KEY_ID=a/b\nAWS_SECRET_ACCESS_KEY=%s\nAWS_ENDPOINT_URL_S3=%s\n' % (SOME_SECRET, ENDPOINT),
+     'the access key id in {path} may only have'),
+])
+def test_checks_incomplete_client_files(opener, tmp_path, kind, text, message):
+    path = write(tmp_path / 'client', text)
+    check = {'name': 'c', 'source': kind, 'path': path}
+    if kind == 'rclone':
+        check['section'] = 'backup'
+    result = failed(checks=[check], bucket='backups')
+    assert result['checks'][0]['msg'].startswith(message.format(path=path)), result['checks'][0]['msg']
+    assert not opener.requests
+
+
+def test_checks_client_file_endpoints(opener, tmp_path):
+    """rclone's endpoint without a scheme is https; an env file may give AWS_ENDPOINT_URL; endpoint_url wins."""
+    secret = new_secret()
+    rclone = write(tmp_path / 'rclone.conf', '[r]\naccess_key_id = %s\nsecret_access_key = %s\nendpoint = '
+                   'acc.r2.cloudflarestorage.com\n' % (KEY_ID, secret))
+    env = write(tmp_path / 'x.env', 'export AWS_ACCESS_KEY_ID="%s"\nAWS_SECRET_ACCESS_KEY=\'%s\'\n'
+                'AWS_ENDPOINT_URL=http://127.0.0.1:9\n' % (KEY_ID, secret))
+    s3cfg = write(tmp_path / 's3cfg', '[default]\naccess_key = %s\nsecret_key = %s\nhost_base = 127.0.0.1:9002\n'
+                  'use_https = False\n' % (KEY_ID, secret))
+    result = ok(checks=[
+        {'name': 'rclone', 'source': 'rclone', 'path': rclone, 'section': 'r'},
+        {'name': 'env', 'source': 'env_file', 'path': env},
+        {'name': 's3cmd', 'source': 's3cmd', 'path': s3cfg},
+        {'name': 'override', 'source': 'env_file', 'path': env, 'endpoint_url': ENDPOINT},
+    ], bucket='backups')
+    assert [c['endpoint_url'] for c in result['checks']] == [
+        'https://acc.r2.cloudflarestorage.com', 'http://127.0.0.1:9', 'http://127.0.0.1:9002', ENDPOINT]
+    for sent in opener.requests:
+        assert sent['headers']['authorization'] == botocore_authorization(sent, secret)
+
+
+def test_checks_unsafe_and_unreadable_files(opener, tmp_path, clients):
+    link = tmp_path / 'link.env'
+    link.symlink_to(clients['env_file'][0])
+    fifo = tmp_path / 'fifo.env'
+    os.mkfifo(str(fifo))
+    binary = tmp_path / 'binary.env'
+    binary.write_bytes(b'AWS_ACCESS_KEY_ID=\xff\xfe\n')
+    big = tmp_path / 'big.env'
+    big.write_bytes(b'#' * (1024 * 1024 + 1))
+    result = failed(checks=[
+        {'name': 'link', 'source': 'env_file', 'path': str(link)},
+        {'name': 'fifo', 'source': 'env_file', 'path': str(fifo)},
+        {'name': 'dir', 'source': 'rclone', 'path': str(tmp_path), 'section': 'x'},
+        {'name': 'binary', 'source': 'env_file', 'path': str(binary)},
+        {'name': 'big', 'source': 'env_file', 'path': str(big)},
+        {'name': 'aws link', 'profile': 'x', 'credentials_file': str(link), 'config_file': str(tmp_path / 'none')},
+    ], bucket='backups')
+    checks = by_name(result)
+    for name, path in (('link', link), ('fifo', fifo), ('dir', tmp_path), ('big', big), ('aws link', link)):
+        assert str(path) in checks[name]['msg'] and checks[name]['failed'], (name, checks[name]['msg'])
+    assert 'link' in checks['link']['msg'] and 'FIFO' in checks['fifo']['msg']
+    assert checks['binary']['msg'] == 'cannot read %s: not UTF-8 text' % binary
+    assert result['msg'].startswith('6 of 6 checks failed: ')
+    assert not opener.requests
+    assert_clean(result, clients['env_file'][1])
+
+
+def test_checks_relative_path(opener, clients, monkeypatch):
+    folder, name = os.path.split(clients['env_file'][0])
+    monkeypatch.chdir(folder)
+    result = ok(checks=[{'name': 'rel', 'source': 'env_file', 'path': name}], bucket='backups')
+    assert result['checks'][0]['endpoint_url'] == EU_ENDPOINT
+
+
+def test_checks_in_check_mode(opener, clients):
+    result = ok(check=True, checks=[{'name': 's3cmd', 'source': 's3cmd', 'path': clients['s3cmd'][0]}],
+                bucket='backups')
+    assert result['changed'] is False and result['checks'][0]['allowed'] is True and len(opener.requests) == 1
+
+
+# --------------------------------------------------- retries, one check
+
+def test_single_check_retries(opener, monkeypatch):
+    pauses = []
+    monkeypatch.setattr(r2_s3_check.time, 'sleep', pauses.append)
+    opener.answers = [(403, s3_error('InvalidAccessKeyId')), (404, NO_SUCH_KEY)]
+    result = ok(**direct(new_secret(), retries=2, delay=0.5))
+    assert result['allowed'] is True and len(opener.requests) == 2 and pauses == [0.5]
+    assert 'checks' not in result and 'attempts' not in result
+    opener.answers = [(403, s3_error('InvalidAccessKeyId'))]
+    result = failed(**direct(new_secret(), retries=1, delay=0))
+    assert result['msg'].endswith('(HTTP 403 InvalidAccessKeyId: m) (after 2 attempts)')
+
+
+def test_single_check_profile_not_found_names_missing_files(opener, tmp_path):
+    config = write(tmp_path / 'config', '[profile other]\n')
+    result = failed(profile='nope', credentials_file=str(tmp_path / 'none'), config_file=config, bucket='backups')
+    assert result['msg'] == 'profile nope not found: no [nope] in %s (no such file) and no [profile nope] in %s' % (
+        tmp_path / 'none', config)
+
+
+def test_single_check_refuses_a_linked_credentials_file(opener, files, tmp_path):
+    creds, config, keys = files
+    link = tmp_path / 'linked'
+    link.symlink_to(creds)
+    result = failed(profile='backup', credentials_file=str(link), config_file=config, bucket='backups')
+    assert str(link) in result['msg'] and not opener.requests
+    assert_clean(result, *keys.values())
