@@ -63,6 +63,8 @@ CREDENTIAL_KEYS = {
     's3cmd': ('access_key', 'secret_key', 'access_token'),
     'env_file': ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'),
 }
+# Per kind: the key the endpoint is read from.
+ENDPOINT_KEYS = {'rclone': 'endpoint', 's3cmd': 'host_base', 'env_file': 'AWS_ENDPOINT_URL_S3'}
 SECRET_KEYS = tuple(sorted(set(k for keys in CREDENTIAL_KEYS.values() for k in keys[1:])))
 # The only keys whose values the reader ever returns (everything else in a file may be somebody's secret).
 PUBLIC_KEYS = frozenset(k.lower() for k in (
@@ -426,7 +428,8 @@ def credential_in(kind, text, name):
     key, secret, session = CREDENTIAL_KEYS[kind]
     if kind == 'env_file':
         values = _ini.read_env(text)
-        endpoint = values.get('AWS_ENDPOINT_URL_S3')
+        # the aws CLI's order: the service's own endpoint, then the global one
+        endpoint = values.get(ENDPOINT_KEYS[kind]) or values.get('AWS_ENDPOINT_URL')
     else:
         values = _lenient_section(text, section(kind, name))
         if values is None:
@@ -436,7 +439,9 @@ def credential_in(kind, text, name):
             scheme = 'https' if str(values.get('use_https', 'True')).lower() in ('true', 'yes', '1', 'on') else 'http'
             endpoint = '%s://%s' % (scheme, base) if base else None
         else:
-            endpoint = values.get('endpoint')
+            endpoint = values.get(ENDPOINT_KEYS.get(kind, 'endpoint'))
+            if endpoint and '://' not in endpoint:
+                endpoint = 'https://' + endpoint   # rclone's default scheme
     lower = dict((k.lower(), v) for k, v in values.items() if isinstance(v, str))
     found = tuple(lower.get(k.lower()) or None for k in (key, secret, session)) + (endpoint or None,)
     return found if found[0] else None

@@ -598,17 +598,11 @@ def file_credentials(kind, path, name):
     access_key_id, secret, token, endpoint = found
     if not secret:
         raise CheckError('%s has no value for %s' % (where, secret_name))
-    if kind == 'env_file' and not endpoint:
-        endpoint = _ini.read_env(text).get('AWS_ENDPOINT_URL') or None  # the aws CLI's fallback
-    if kind == 'rclone' and endpoint and '://' not in endpoint:
-        endpoint = 'https://' + endpoint  # rclone's default scheme
     creds = {'access_key_id': access_key_id, 'secret_access_key': secret, 'session_token': token,
              'endpoint_url': endpoint, 'ca_bundle': None, 'where': where}
-    who, hint = {
-        'rclone': ('rclone remote %s of %s' % (name, path), ', or endpoint in %s' % where),
-        's3cmd': ('s3cmd configuration %s' % path, ', or host_base in %s' % where),
-        'env_file': ('env file %s' % path, ', or AWS_ENDPOINT_URL_S3 in %s' % path),
-    }[kind]
+    who = {'rclone': 'rclone remote %s of %s' % (name, path), 's3cmd': 's3cmd configuration %s' % path,
+           'env_file': 'env file %s' % path}[kind]
+    hint = ', or %s in %s' % (_client_files.ENDPOINT_KEYS[kind], where)
     return creds, who, hint
 
 

@@ -94,7 +94,7 @@ def test_sections():
     ({'fingerprint': 'x\u202e'}, 'profiles[0] (media): fingerprint: must be 1 to 128'),
     ({'colour': 'blue'}, 'profiles[0] (media): unknown field(s) colour'),
     ({'state': 'gone'}, 'profiles[0] (media): state: must be present or absent'),
-])
+], ids=lambda value: None if isinstance(value, dict) else value.split(': ')[1])
 def test_bad_profiles_name_the_field_and_never_the_value(fields, message):
     raw = profile(**fields)
     raw = dict((k, v) for k, v in raw.items() if v is not None)
@@ -208,7 +208,7 @@ def test_held_reads_back_what_was_written():
     ('/home/deploy/.s3cfg-media', (KEY, KEY[::-1]), 's3cmd: /home/deploy/.s3cfg-media holds another access key id'),
     ('/home/deploy/.config/r2/media.env', None, 'env_file: no complete credential'),
     ('/home/deploy/.aws/config', None, 'aws_config: no [profile media]'),
-])
+], ids=['rclone-secret', 's3cmd-key', 'env-missing', 'config-missing'])
 def test_files_that_disagree_are_reported_without_values(path, change, problem):
     _, files = planned(profiles_of(profile(s3cmd=True, env_file=True)))
     if change:
@@ -269,7 +269,7 @@ def test_lenient_reading_agrees_on_the_keys_we_use(text):
     ('[a]\n[a]\n', 'section [a] appears twice'),
     ('[a]\nk = 1\nk = %s\n' % SECRET, 'key k appears twice'),
     ('[a]\n%s\n' % SECRET, 'line(s) 2 are neither'),
-])
+], ids=['before-header', 'duplicate-section', 'duplicate-key', 'bare-line'])
 def test_strict_errors_never_quote_a_line(text, message):
     with pytest.raises(_ini.IniError) as error:
         _ini.parse_strict(text, '/x/config')

@@ -1019,7 +1019,7 @@ def test_checks_secret_in_values_is_no_log(opener):
      'no endpoint: set endpoint_url, or AWS_ENDPOINT_URL_S3 in {path} ('),
     ('env_file', 'AWS_ACCESS_KEY_ID=a/b\nAWS_SECRET_ACCESS_KEY=%s\nAWS_ENDPOINT_URL_S3=%s\n' % (SOME_SECRET, ENDPOINT),
      'the access key id in {path} may only have'),
-])
+], ids=lambda value: value if value in ('aws', 'rclone', 's3cmd', 'env_file') else '-')
 def test_checks_incomplete_client_files(opener, tmp_path, kind, text, message):
     path = write(tmp_path / 'client', text)
     check = {'name': 'c', 'source': kind, 'path': path}
