@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import yaml
 
@@ -138,3 +139,55 @@ def test_revoke_deletes_the_tokens_of_a_host_that_cannot_be_reached(cf, run_play
     assert not [t for t in cf.tokens() if t['owner'] == 'account']
     assert not os.path.exists(tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials') or \
         '[media]' not in (tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials').read_text()
+
+
+def test_no_secret_stays_in_hostvars_or_reaches_a_fact_cache(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = {'web0': {'provision_credentials': [dict(GOOD, s3cmd=True, env_file=True)]},
+             'web1': {'provision_credentials': [GOOD, {'name': 'upload', 'type': 'temporary', 'parent': 'media',
+                                                       'bucket': 'fleet-ok', 'permission': 'object_read_only'}]}}
+    cache, dump = tmp_path / 'facts', tmp_path / 'dump'
+    dump.mkdir()
+    env = {'ANSIBLE_CACHE_PLUGIN': 'ansible.builtin.jsonfile', 'ANSIBLE_CACHE_PLUGIN_CONNECTION': str(cache),
+           'ANSIBLE_GATHERING': 'implicit'}
+    result = run_playbook('provision_then_dump', args=inventory(tmp_path, cf, hosts), env=env,
+                          extra_vars={'dump_dir': str(dump)})
+    assert result.rc == 0, result.describe()[-4000:]
+    secrets = cf.issued_secrets()
+    assert len(secrets) >= 2 * 2 + 2  # token value and S3 secret of 2 tokens, secret and session of 1 temporary
+    dumped = dict((p.name, p.read_text()) for p in dump.iterdir())
+    assert sorted(dumped) == ['localhost.json', 'web0.json', 'web1.json']
+    assert '__provision_entries' in dumped['web0.json']   # the dump holds the role's variables
+    for name, text in dumped.items():
+        assert not [s for s in secrets if s in text], name
+    cached = sorted(p for p in cache.rglob('*') if p.is_file())
+    assert [p.name.rsplit('_', 1)[-1] for p in cached] == ['web0', 'web1'], cached
+    for path in cached:
+        assert not [s for s in secrets if s in path.read_text(errors='replace')], path
+    assert not [s for s in secrets if s in result.output]
+
+
+def test_a_render_killed_half_way_is_repaired_and_every_file_proved(cf, run_playbook, tmp_path):
+    cf.create_bucket('fleet-ok')
+    hosts = {'web0': {'provision_credentials': [dict(GOOD, s3cmd=True, env_file=True)]}}
+    args = inventory(tmp_path, cf, hosts)
+    first = run_playbook('provision_fleet', args=args)
+    assert first.rc == 0, first.describe()[-4000:]
+    home = tmp_path / 'render' / 'web0' / 'root'
+    credentials = home / '.aws' / 'credentials'
+    # as if a roll had been killed right after the aws credentials were written: the other files hold the old
+    # secret (the one here is a well-formed stand-in; what matters is that the files disagree)
+    text = credentials.read_text()
+    secret = [line.split(' = ', 1)[1] for line in text.splitlines() if line.startswith('aws_secret_access_key')][0]
+    credentials.write_text(text.replace(secret, secret[::-1]))
+    cf.reset_stats()
+    repaired = run_playbook('provision_fleet', args=args, verbosity=1)
+    assert repaired.rc == 0, repaired.describe()[-4000:]
+    assert writes(cf) == [('PUT', 'PUT /accounts/{account_id}/tokens/{token_id}/value')]  # the token is rolled
+    # every file of the profile was proved by its own S3 request, each allowed
+    checked = re.findall(r'"name": "media \((\w+)\)",(?:\s*"[^"]+": (?:"[^"]*"|[\w.-]+),)*?\s*"outcome": "allowed"',
+                         repaired.output)
+    assert sorted(checked) == ['aws_credentials', 'env_file', 'rclone', 's3cmd'], checked
+    cf.reset_stats()
+    again = run_playbook('provision_fleet', args=args)
+    assert again.rc == 0 and again.changed == 0 and writes(cf) == [], again.describe()[-3000:]
