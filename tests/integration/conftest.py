@@ -9,9 +9,13 @@ Fixtures:
     ``add_faults(list)``, ``clear_faults()``, ``seed_token(**fields)``, ``tokens()``,
     ``wipe_tokens()``, ``configure(**settings)``, ``verify(value, owner)``,
     ``contract_violations()``, ``clear_violations()``, ``exchanges()``.
-``run_playbook(playbook, extra_vars=None, env=None, verbosity=0, check=False, diff=False, direct=False)``
+``run_playbook(playbook, extra_vars=None, env=None, verbosity=0, check=False, diff=False, direct=False,
+timeout=None)``
     runs the real ansible-playbook; returns ``harness.PlaybookResult`` (rc, stdout,
-    stderr, output, recap, changed, failed).
+    stderr, output, recap, changed, failed, elapsed, timed_out).  ``timeout`` is the run's
+    nominal time on an idle machine (default 600 s); the harness scales it by
+    ``R2_TEST_TIMEOUT_FACTOR`` (default 2) and the load average, and caps it so that the run
+    is killed, with its output reported, before the test's own pytest-timeout expires.
 
 Every test that uses ``cf`` starts from a clean emulator (tokens but the
 bootstrap one wiped, stats reset, faults cleared) and fails if its traffic
@@ -22,10 +26,10 @@ an ``sl-violations`` header), unless it cleared the violations on purpose with
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -88,10 +92,23 @@ def _cf_isolation(request):
     yield
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item, settings):
+    """pytest-timeout arms the test's timer now: remember when it fires (``time.monotonic()``)."""
+    if settings.timeout:
+        item._r2_deadline = time.monotonic() + settings.timeout  # pylint: disable=protected-access
+
+
 @pytest.fixture
-def run_playbook(cf, collections_path):  # pylint: disable=redefined-outer-name
-    """``run_playbook(playbook, extra_vars=None, env=None, verbosity=0, check=False, diff=False, direct=False)``."""
-    return functools.partial(_run_playbook, cf, collections_path=collections_path)
+def run_playbook(cf, collections_path, request):  # pylint: disable=redefined-outer-name
+    """``run_playbook(playbook, extra_vars=None, env=None, verbosity=0, check=False, diff=False, direct=False,
+    timeout=None)``; every run ends before the test's pytest-timeout (``harness.playbook.TimeLimit``)."""
+    def run(playbook, *args, **kwargs):
+        # read at call time: with timeout_func_only the timer is armed after the fixtures
+        kwargs.setdefault('deadline', getattr(request.node, '_r2_deadline', None))
+        kwargs.setdefault('collections_path', collections_path)
+        return _run_playbook(cf, playbook, *args, **kwargs)
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)

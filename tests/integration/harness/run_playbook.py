@@ -1,11 +1,14 @@
 """Run one playbook against emulator + Prism + recorder and check the contract.
 
     cd tests/integration && python -m harness.run_playbook PLAYBOOK [-e KEY=VALUE]... [-v] [--check] [--diff]
+                                                    [--timeout SECONDS]
 
 Exit status: ansible-playbook's, or 3 if it passed but the traffic broke the
 API contract.  ``R2_COLLECTIONS_PATH`` selects the collections root (default:
 stage the repo with scripts/stage.sh); scripts/test.sh's build step points it
-at a freshly installed tarball.
+at a freshly installed tarball.  Time limit: ``--timeout`` nominal seconds
+(default 600) x ``R2_TEST_TIMEOUT_FACTOR`` (default 2) x the load average per
+CPU (1 to 4); past it ansible-playbook and its children are killed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import sys
 
 from . import paths
-from .playbook import run_playbook
+from .playbook import DEFAULT_TIMEOUT, run_playbook
 from .stack import CloudflareStack
 
 
@@ -39,6 +42,9 @@ def main(argv=None) -> int:
     parser.add_argument('--check', action='store_true')
     parser.add_argument('--diff', action='store_true')
     parser.add_argument('--direct', action='store_true', help='bypass Prism and the recorder')
+    parser.add_argument('--timeout', type=float, default=DEFAULT_TIMEOUT,
+                        help='nominal time limit in seconds on an idle machine (scaled by '
+                             'R2_TEST_TIMEOUT_FACTOR and the load average; default %(default)s)')
     args = parser.parse_args(argv)
 
     extra = {}
@@ -52,8 +58,10 @@ def main(argv=None) -> int:
         env = {'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'False'}
         result = run_playbook(cf, args.playbook, extra_vars=extra, env=env, verbosity=args.verbose,
                               check=args.check, diff=args.diff, direct=args.direct,
-                              collections_path=collections)
+                              collections_path=collections, timeout=args.timeout)
         sys.stdout.write(result.output)
+        print('harness: ansible-playbook ran %.1fs (limit %s)' % (result.elapsed, result.limit.describe()),
+              flush=True)
         violations = cf.contract_violations()
         summary = cf.summary()
     print('prism: %d requests, %d violations' % (summary['requests'], summary['violations']))
@@ -65,7 +73,8 @@ def main(argv=None) -> int:
         print('Prism log shows violations the recorder did not see (%s):\n  %s' % (
             summary['prism_log'], '\n  '.join(summary['log_sample'])))
     if result.rc != 0:
-        print('harness: ansible-playbook failed (rc=%d)' % result.rc)
+        print('harness: ansible-playbook %s (rc=%d)' % (
+            'killed by the time limit' if result.timed_out else 'failed', result.rc))
         return result.rc
     if violations or summary['unexplained_log_violations']:
         return 3
