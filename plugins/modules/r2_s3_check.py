@@ -60,7 +60,6 @@ options:
       - A missing file is read as empty, as the aws CLI does. A link, a FIFO or another file that is not a regular
         file, or a file larger than 1 MiB, is refused.
     type: path
-    default: ~/.aws/credentials
   config_file:
     description:
       - The aws config file read for O(profile). Not used without O(profile) or O(checks).
@@ -69,7 +68,6 @@ options:
         remote (or C(become)) user.
       - A missing file is read as empty; what is not a regular file is refused, as for O(credentials_file).
     type: path
-    default: ~/.aws/config
   access_key_id:
     description:
       - S3 Access Key ID to check (for R2, the API token id), instead of O(profile).
@@ -758,9 +756,9 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             profile=dict(type='str'),
-            credentials_file=dict(type='path', default='~/.aws/credentials',
+            credentials_file=dict(type='path',
                                   fallback=(env_fallback, ['AWS_SHARED_CREDENTIALS_FILE'])),
-            config_file=dict(type='path', default='~/.aws/config', fallback=(env_fallback, ['AWS_CONFIG_FILE'])),
+            config_file=dict(type='path', fallback=(env_fallback, ['AWS_CONFIG_FILE'])),
             access_key_id=dict(type='str', no_log=False),
             secret_access_key=dict(type='str', no_log=True),
             session_token=dict(type='str', no_log=True),
@@ -800,6 +798,10 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # the aws CLI's own files in the home of the user the module runs as, unless given (or set in the environment)
+    layout = _client_files.Layout(os.path.expanduser('~'))
+    for field, kind in (('credentials_file', 'aws_credentials'), ('config_file', 'aws_config')):
+        params[field] = params[field] or layout.path(kind, None)
     result = dict(changed=False)
     try:
         if params['timeout'] <= 0:

@@ -103,9 +103,11 @@ def test_check_mode_predicts_without_writing_and_a_converged_run_lists_once(cf, 
     assert writes(cf) == [] and not os.path.exists(tmp_path / 'render' / 'web0' / 'root' / '.aws' / 'credentials')
     first = run_playbook('provision_fleet', args=args)
     assert first.rc == 0, first.output[-3000:]
+    assert '[WARNING]' not in first.output, first.output   # a clean run warns of nothing
     cf.reset_stats()
     again = run_playbook('provision_fleet', args=args)
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    assert '[WARNING]' not in again.output, again.output
     requests = [(r['method'], r['route']) for r in cf.stats()['requests']]
     assert requests == [('GET', 'GET /accounts/{account_id}/tokens')], json.dumps(requests)
 

@@ -81,6 +81,9 @@ def plant(entry, root_targets, attack):
     elif attack == 'dangling-link':
         run('mkdir', '-m', '700', home + '/.aws')
         run('ln', '-s', home + '/not-there', home + '/.aws/credentials')
+    elif attack == 'zero-link':
+        run('mkdir', '-m', '700', home + '/.aws')
+        run('ln', '-s', '/dev/zero', home + '/.aws/config')
     elif attack == 'fifo':
         run('mkdir', '-m', '700', home + '/.aws')
         run('mkfifo', home + '/.aws/credentials')
@@ -94,10 +97,12 @@ def plant(entry, root_targets, attack):
         raise ValueError(attack)
 
 
-ATTACKS = ['aws-folder-link', 'config-folder-link', 'credentials-link', 'dangling-link', 'fifo', 'hard-link']
+ATTACKS = ['aws-folder-link', 'config-folder-link', 'credentials-link', 'dangling-link', 'zero-link', 'fifo',
+           'hard-link']
 # where each attack is met (every one is found by inspect, before any token is made)
 MET_AT = {'aws-folder-link': '/.aws', 'config-folder-link': '/.config', 'credentials-link': '/.aws/credentials',
-          'dangling-link': '/.aws/credentials', 'fifo': '/.aws/credentials', 'hard-link': '/.aws/credentials'}
+          'dangling-link': '/.aws/credentials', 'zero-link': '/.aws/config', 'fifo': '/.aws/credentials',
+          'hard-link': '/.aws/credentials'}
 
 
 @pytest.mark.parametrize('mode', ['root', 'become'])
@@ -112,7 +117,7 @@ def test_planted_links_fifos_and_hard_links_are_refused_and_the_other_hosts_prov
             hosts[attack] = {'provision_user': users[name].pw_name, 'provision_credentials': [CREDENTIAL]}
         before = unix_users.snapshot(str(root_targets))
         cf.reset_stats()
-        result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts, mode), timeout=300)
+        result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts, mode), timeout=300, verbosity=1)
 
         assert unix_users.snapshot(str(root_targets)) == before, 'a root-owned target changed'
         recap = result.recap
@@ -135,6 +140,11 @@ def test_planted_links_fifos_and_hard_links_are_refused_and_the_other_hosts_prov
         assert stat.S_IMODE(os.stat(good.pw_dir + '/.aws').st_mode) == 0o700
         secrets = cf.issued_secrets()
         assert secrets and not [s for s in secrets if s in result.output]
+        # nothing of the root-only file behind the link left the host, not even at -v
+        foreign = (root_targets / 'secret').read_text().split('app:')[1].split('@')[0]
+        assert foreign not in result.output
+        # each host finished in time: a FIFO or /dev/zero never made a module hang or read without end
+        assert not result.timed_out
 
 
 WATCHER = textwrap.dedent('''
