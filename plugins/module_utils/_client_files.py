@@ -141,9 +141,8 @@ class Layout(object):
 
     def leaf_dirs(self):
         """The folders that hold only client files (tightened to 0700), as opposed to shared ones (~/.config)."""
-        return sorted(set(posixpath.dirname(self.path(kind, 'x')) for kind in ('aws_config', 'aws_credentials',
-                                                                             'rclone', 'env_file'))
-                      - set([self.home]))
+        kinds = ('aws_config', 'aws_credentials', 'rclone', 'env_file')
+        return sorted(set(posixpath.dirname(self.path(kind, 'x')) for kind in kinds) - set([self.home]))
 
 
 def section(kind, name):

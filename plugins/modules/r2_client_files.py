@@ -12,17 +12,17 @@ module: r2_client_files
 short_description: Write every S3 client file of one user's R2 profiles in one call, safely
 version_added: 0.2.0
 description:
-  - Writes (or removes) the client profiles of one unix user for any number of R2 credentials in one call: the aws
+  - "Writes (or removes) the client profiles of one unix user for any number of R2 credentials in one call: the aws
     CLI/boto3 C(~/.aws/config) and C(~/.aws/credentials), the rclone remote, the s3cmd configuration and the
-    environment file, as the M(cloudflare_r2.credentials.client_config) role documents them.
+    environment file, as the M(cloudflare_r2.credentials.client_config) role documents them."
   - INI files are merged section by section (other sections, comments and keys survive byte for byte); the s3cmd
     and environment files are written whole and carry a first line that marks them as the collection's. A file
     without that mark is never changed or removed.
   - Every file is replaced atomically (a temporary file created C(0600) in the same folder, owner and mode set on
     the descriptor, fsync, rename, fsync of the folder), so a killed run leaves the old or the new file whole. A
     stray temporary file of a killed run is removed by the next run.
-  - Folders it creates are C(0700) and the user's; an existing folder that holds only client files (C(~/.aws),
-    C(~/.config/rclone), C(~/.config/r2)) and is wider is tightened and reported in RV(tightened).
+  - "Folders it creates are C(0700) and the user's; an existing folder that holds only client files (C(~/.aws),
+    C(~/.config/rclone), C(~/.config/r2)) and is wider is tightened and reported in RV(tightened)."
   - Everything is read and checked before the first write, so a refused path leaves every file as it was.
   - The module does not call Cloudflare and is not part of the C(cloudflare_r2.credentials.r2) action group.
 extends_documentation_fragment:

@@ -202,7 +202,7 @@ import posixpath
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _safe_io
 # The editor lives in _ini (one INI format for the collection); these names stay importable from here.

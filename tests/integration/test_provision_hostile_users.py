@@ -70,7 +70,9 @@ def plant(entry, root_targets, attack):
     """Set up ``attack`` in the home of ``entry``, as that user would (a hard link of a group-shared root file is
     possible even with protected_hardlinks=1, so root makes it here)."""
     home = entry.pw_dir
-    run = lambda *argv: unix_users.run_as(entry, list(argv))  # noqa: E731
+
+    def run(*argv):
+        unix_users.run_as(entry, list(argv))
     if attack == 'aws-folder-link':
         run('ln', '-s', str(root_targets / 'folder'), home + '/.aws')
     elif attack == 'config-folder-link':

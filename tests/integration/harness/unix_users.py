@@ -80,10 +80,10 @@ def _demote(entry):
 def run_as(entry, argv, **kwargs) -> subprocess.CompletedProcess:
     kwargs.setdefault('capture_output', True)
     kwargs.setdefault('text', True)
-    kwargs.setdefault('check', True)
     kwargs.setdefault('timeout', 60)
     env = {'HOME': entry.pw_dir, 'USER': entry.pw_name, 'PATH': '/usr/bin:/bin'}
-    return subprocess.run(argv, preexec_fn=_demote(entry), env=env, **kwargs)  # pylint: disable=subprocess-popen-preexec-fn
+    return subprocess.run(argv, preexec_fn=_demote(entry), env=env, check=kwargs.pop('check', True),  # pylint: disable=subprocess-popen-preexec-fn
+                          **kwargs)
 
 
 def start_as(entry, argv, **kwargs) -> subprocess.Popen:

@@ -98,15 +98,15 @@ def test_sections():
 def test_bad_profiles_name_the_field_and_never_the_value(fields, message):
     raw = profile(**fields)
     raw = dict((k, v) for k, v in raw.items() if v is not None)
-    profiles, errors = _client_files.normalize_profiles([raw])
+    dummy, errors = _client_files.normalize_profiles([raw])
     assert any(e.startswith(message) for e in errors), errors
     assert SECRET not in json.dumps(errors)
 
 
 def test_duplicate_names_and_caps():
-    _, errors = _client_files.normalize_profiles([profile(), profile()])
+    dummy, errors = _client_files.normalize_profiles([profile(), profile()])
     assert errors == ['profiles[1] (media): name: used by another profile']
-    _, errors = _client_files.normalize_profiles([profile(name='p%d' % i) for i in range(257)])
+    dummy, errors = _client_files.normalize_profiles([profile(name='p%d' % i) for i in range(257)])
     assert errors == ['profiles: at most 256 profiles per user']
 
 
@@ -124,7 +124,7 @@ def test_endpoints():
 def test_what_each_client_reads(tmp_path):
     media = profile(session_token=SESSION, expiration='2026-12-01T10:00:00Z', fingerprint='fp1', s3cmd=True,
                     env_file=True)
-    _, files = planned(profiles_of(media))
+    dummy, files = planned(profiles_of(media))
     for path, text in files.items():
         (tmp_path / path.replace('/', '_')).write_text(text)
     config = botocore_configloader.raw_config_parse(str(tmp_path / '_home_deploy_.aws_config'))
@@ -172,7 +172,7 @@ def test_several_profiles_make_one_write_per_file_and_foreign_content_survives()
 
 def test_absent_and_switched_off_remove_only_what_is_ours():
     media = profile(s3cmd=True, env_file=True)
-    _, files = planned(profiles_of(media))
+    dummy, files = planned(profiles_of(media))
     foreign_s3cfg = '[default]\naccess_key = mine\n'
     files['/home/deploy/.s3cfg-logs'] = foreign_s3cfg
     plan, after = planned(profiles_of({'name': 'media', 'state': 'absent'}, {'name': 'logs', 'state': 'absent'}),
@@ -198,7 +198,7 @@ def held_of(files, **switches):
 
 
 def test_held_reads_back_what_was_written():
-    _, files = planned(profiles_of(profile(s3cmd=True, env_file=True, fingerprint='fp1')))
+    dummy, files = planned(profiles_of(profile(s3cmd=True, env_file=True, fingerprint='fp1')))
     assert held_of(files) == {'access_key_id': KEY, 'fingerprint': 'fp1', 'expiration': None, 'consistent': True,
                               'problems': []}
 
@@ -210,7 +210,7 @@ def test_held_reads_back_what_was_written():
     ('/home/deploy/.aws/config', None, 'aws_config: no [profile media]'),
 ], ids=['rclone-secret', 's3cmd-key', 'env-missing', 'config-missing'])
 def test_files_that_disagree_are_reported_without_values(path, change, problem):
-    _, files = planned(profiles_of(profile(s3cmd=True, env_file=True)))
+    dummy, files = planned(profiles_of(profile(s3cmd=True, env_file=True)))
     if change:
         files[path] = files[path].replace(*change)
     else:
@@ -222,14 +222,14 @@ def test_files_that_disagree_are_reported_without_values(path, change, problem):
 
 
 def test_a_temporary_credential_needs_its_session_token_everywhere():
-    _, files = planned(profiles_of(profile()))
+    dummy, files = planned(profiles_of(profile()))
     assert held_of(files, s3cmd=False, env_file=False, session=True)['access_key_id'] == ''
-    _, files = planned(profiles_of(profile(session_token=SESSION)))
+    dummy, files = planned(profiles_of(profile(session_token=SESSION)))
     assert held_of(files, s3cmd=False, env_file=False, session=True)['access_key_id'] == KEY
 
 
 def test_credential_in_each_kind():
-    _, files = planned(profiles_of(profile(s3cmd=True, env_file=True, endpoint_override='http://127.0.0.1:9000')))
+    dummy, files = planned(profiles_of(profile(s3cmd=True, env_file=True, endpoint_override='http://127.0.0.1:9000')))
     for kind, path in (('aws_credentials', '/home/deploy/.aws/credentials'), ('rclone', '/home/deploy/.config/rclone/rclone.conf'),
                        ('s3cmd', '/home/deploy/.s3cfg-media'), ('env_file', '/home/deploy/.config/r2/media.env')):
         found = _client_files.credential_in(kind, files[path], 'media')

@@ -86,7 +86,7 @@ def test_read_env():
         'AWS_ACCESS_KEY_ID=def\n'
         'EMPTY=\n')
     assert _ini.read_env(text) == {'AWS_ACCESS_KEY_ID': 'def', 'AWS_REGION': 'auto', 'QUOTED': 'a b',
-                                       'SINGLE': 'c', 'HALF': '"d', 'EMPTY': ''}
+                                   'SINGLE': 'c', 'HALF': '"d', 'EMPTY': ''}
 
 
 def test_split_secrets_keeps_names_only():
