@@ -75,6 +75,12 @@ class CallbackModule(CallbackBase):
 
     def _count(self, result):
         name = module_name(result.task)
+        ran = result.result.get('modules')
+        if isinstance(ran, list) and name.startswith('cloudflare_r2.credentials.r2_provision_'):
+            # the provision role's action plugins run their modules themselves and list them in their result
+            for module in ran:
+                self._counts[self._target(result)][module] += 1
+            return
         if runs_module(name):
             # attempts: set (and kept even under no_log) when the task has until/retries
             self._counts[self._target(result)][name] += int(result.result.get('attempts') or 1)

@@ -379,6 +379,21 @@ def result_for_host(result, entries):
     return {'credentials': credentials, 'error': result.get('msg') or ''}
 
 
+def coverage_problem(host, inspected, handed):
+    """Why a host cannot render (a message), or None: it was inspected and the reconcile covered all its entries."""
+    entries = (inspected or {}).get('entries')
+    if not isinstance(handed, dict) or entries is None:
+        return ('%s: no reconcile result for this host. The reconcile runs once per play for the hosts inspected '
+                'before it; with strategy free, or a host that joined late, run the phases in separate plays (see '
+                'playbooks/provision.yml)' % host)
+    names = set(e['name'] for e in entries['tokens'] + entries['temporary'])
+    if names - set(handed.get('credentials') or {}):
+        if handed.get('error'):
+            return '%s: the reconcile failed before this host: %s' % (host, handed['error'])
+        return '%s: the reconcile result does not cover this host\'s credentials' % host
+    return None
+
+
 def checks_of(cred, check):
     """``r2_s3_check`` ``checks`` items proving every file a credential was written into."""
     items = []

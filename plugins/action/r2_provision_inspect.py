@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Action behind r2_provision_inspect: validate on the controller, one r2_client_files_info run on the host."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
+
+INFO_MODULE = 'cloudflare_r2.credentials.r2_client_files_info'
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=dict(
+            credentials=dict(type='raw', required=True),   # checked by normalize_host, one message per problem
+            settings=dict(type='dict', required=True),
+            mode=dict(type='str', default='provision', choices=['provision', 'rotate', 'revoke'])))
+        mode = args['mode']
+        host = task_vars.get('inventory_hostname')
+        plan = _provision.normalize_host(host, args.get('credentials'), args.get('settings'))
+        result.update(changed=False, modules=[])
+        if plan['errors']:
+            result.update(failed=True, msg='; '.join(plan['errors']))
+            return result
+        plan['inspect'] = _provision.inspect_spec(plan, args.get('settings'))
+        observed = []
+        # a revocation reads nothing (and connects to nothing): an unreachable host's tokens go all the same
+        try:
+            if mode != 'revoke' and plan['inspect']:
+                held = self._execute_module(module_name=INFO_MODULE, module_args={'users': plan['inspect']},
+                                            task_vars=task_vars)
+                result['modules'].append(INFO_MODULE)
+                if held.get('failed') or held.get('unreachable'):
+                    held['modules'] = result['modules']
+                    return held
+                observed = held.get('users') or []
+        finally:
+            if self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+        _provision.apply_observed(plan, observed, args.get('settings'))
+        if mode != 'revoke' and plan['missing_users']:
+            result.update(failed=True, msg='%s: provision_credentials: user(s) %s do not exist on this host (credential '
+                                           'field user, or provision_user); create them first'
+                                           % (host, ', '.join(plan['missing_users'])))
+            return result
+        result.update(host=host, plan=plan, entries=_provision.entries_of_host(plan),
+                      account_id=_provision.settings_with_defaults(args.get('settings'))['account_id'])
+        return result

@@ -1,0 +1,89 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, cloudflare_r2.credentials contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: r2_provision_inspect
+short_description: The provision role's inspect phase for one host, in one task
+version_added: 0.2.0
+description:
+  - Validates what a host declares (on the controller; one message naming the host, the credential and the field
+    per problem), then reads what the host holds with one run of M(cloudflare_r2.credentials.r2_client_files_info)
+    for every user of the host (no secret leaves the host), and returns the host's plan and its entries for
+    M(cloudflare_r2.credentials.r2_credential_set).
+  - Used by the P(cloudflare_r2.credentials.provision#role) role; register the result, the render phase reads it.
+  - Does not call Cloudflare.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Reads the host the same way in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  credentials:
+    description: The host's credentials (the role's C(provision_credentials)).
+    type: list
+    elements: dict
+    required: true
+  settings:
+    description: The role-wide settings (see the role's C(vars/main.yml)).
+    type: dict
+    required: true
+  mode:
+    description: V(revoke) reads nothing (and connects to nothing), so an unreachable host's tokens can go.
+    type: str
+    choices: [provision, rotate, revoke]
+    default: provision
+author:
+  - Cloudflare R2 credentials maintainers (@cloudflare-r2)
+'''
+
+EXAMPLES = r'''
+- name: Inspect
+  cloudflare_r2.credentials.r2_provision_inspect:
+    credentials: "{{ provision_credentials }}"
+    settings: "{{ _provision_settings }}"
+    mode: "{{ provision_mode }}"
+  register: __provision_inspect
+'''
+
+RETURN = r'''
+plan:
+  description: The host's normalised credentials with their files, fingerprints and what the host holds. No secret.
+  returned: success
+  type: dict
+entries:
+  description: The host's C(tokens) and C(temporary) entries for M(cloudflare_r2.credentials.r2_credential_set).
+  returned: success
+  type: dict
+host:
+  description: The inventory hostname (the reconcile hands each host its part of the result by it).
+  returned: success
+  type: str
+account_id:
+  description: The account the host's credentials belong to.
+  returned: success
+  type: str
+modules:
+  description: The modules this task ran on the host, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [cloudflare_r2.credentials.r2_client_files_info]
+'''
