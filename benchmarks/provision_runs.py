@@ -67,12 +67,10 @@ MODULE_TARGET_EXACT = ('converged', 'free')  # every host exactly the target, no
 LABELS = dict({'baseline': 'set_fact baseline', 'first': 'first', 'converged': 'converged',
                'free': 'converged, strategy free'}, **{'floor%d' % calls: 'floor(%d)' % calls for calls in FLOORS})
 
-# Tasks that run (ok) on the role's converged path, per phase, each phase starting with the argument spec
-# check of include_role: inspect: arg spec, settings, check, plan, r2_profile_info, entries (getent and the
-# users check are skipped with a render root); reconcile: arg spec, collect, r2_credential_set, keep the result,
-# report; render: arg spec, assert, what to write (trial, folders, writes, removals, checks: skipped, nothing
-# to do). A converged host's recap is ok=11 in both playbooks (the role's also has skipped=8).
-PHASE_TASKS = {'inspect': 6, 'reconcile': 5, 'render': 3}
+# Tasks that run (ok) on the role's converged path, per phase, besides the argument spec check of include_role:
+# inspect: r2_provision_inspect; reconcile (first host only): collect, account check, r2_credential_set, report,
+# hand out, forget; render: r2_provision_render.
+PHASE_TASKS = {'inspect': 1, 'reconcile': 6, 'render': 1}
 
 
 def host_vars(index, render_root):
