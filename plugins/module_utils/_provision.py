@@ -7,15 +7,18 @@
 # collection and may not remain stable to outside uses. Changes may be made in ANY
 # release, even a bugfix release.
 
-"""Fleet provisioning model behind the ``provision`` role (through the ``r2_provision_*`` filters).
+"""Fleet provisioning model behind the ``provision`` role (its ``r2_provision_inspect`` and ``r2_provision_render``
+actions, and the ``r2_provision_*`` filters).
 
 A host declares credentials; this turns them into
 
 * a validated, normalised plan per host (errors name the host, the entry and the field),
-* the client files to look at on the host (read with ``r2_profile_info``; no secret leaves the host),
+* the users and profiles to look at on the host (one ``r2_client_files_info`` run; no secret leaves the host),
+  and, from what it reports, the files (``_client_files``, the one layout) and what the host holds,
 * ``r2_credential_set`` entries carrying what the host holds, so that one reconcile run for the whole
   fleet hands out new secrets exactly where they are needed,
-* and, from the reconcile result, the ``client_config`` profiles and the access checks of each host.
+* and, from the reconcile result, each host's part of it, its ``r2_client_files`` runs (one per user) and the
+  ``r2_s3_check`` checks of every file written.
 
 Pure functions on plain data, so that the role stays thin and this stays unit-testable.
 """
