@@ -26,13 +26,25 @@ import re
 import time
 
 try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
-    requests = None
+    from importlib.util import find_spec
+    HAS_REQUESTS = find_spec('requests') is not None
+except (ImportError, ValueError):  # pragma: no cover
     HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+REQUESTS_IMPORT_ERROR = None if HAS_REQUESTS else ImportError('No module named requests')
+
+
+class _Requests(object):
+    """``requests``, imported when first used: the pure model (_r2, _provision) imports this module, and the
+    provision role's actions run it once per host on the controller, where importing requests would cost more
+    than the rest of the task."""
+
+    def __getattr__(self, name):
+        import requests as module  # pylint: disable=import-outside-toplevel
+        globals()['requests'] = module
+        return getattr(module, name)
+
+
+requests = _Requests()
 
 DEFAULT_API_URL = 'https://api.cloudflare.com/client/v4'
 COLLECTION_VERSION = '0.1.0'

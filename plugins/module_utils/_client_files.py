@@ -51,10 +51,13 @@ FINGERPRINT_KEY = 'r2_fingerprint'
 EXPIRATION_KEY = 'r2_expiration'
 ENV_EXPIRATION_KEY = 'R2_CREDENTIALS_EXPIRATION'
 
-# The first line of the files written whole; a file without it (or the first line of the templates of 0.1) is
-# somebody else's and is never changed or removed.
+# The first line of the files written whole; a file without it (or the comment line of 0.1's templates) is somebody
+# else's and is never changed or removed.
 MARKER = 'Written by cloudflare_r2.credentials'
-MARKERS = (MARKER, 'Cloudflare R2 profile')   # 0.1's templates: "Cloudflare R2 profile NAME", "... the Cloudflare R2 profile NAME"
+MARKER_LINES = ('# %s for the R2 profile %%s; edits are overwritten.' % MARKER,
+                # 0.1's templates (after ansible_managed)
+                '# Cloudflare R2 profile %s, for systemd EnvironmentFile= or',
+                '# s3cmd configuration for the Cloudflare R2 profile %s: s3cmd -c ')
 
 # Per kind: (key id, secret, session token) key names, as each client reads them.
 CREDENTIAL_KEYS = {
@@ -71,6 +74,13 @@ PUBLIC_KEYS = frozenset(k.lower() for k in (
     'aws_access_key_id', 'access_key_id', 'access_key', 'AWS_ACCESS_KEY_ID', FINGERPRINT_KEY, EXPIRATION_KEY,
     ENV_EXPIRATION_KEY, 'region', 'endpoint_url', 'endpoint', 'type', 'provider', 'host_base', 'host_bucket',
     'AWS_ENDPOINT_URL_S3', 'addressing_style', 'force_path_style', 'use_https'))
+
+# The keys whose values a diff shows: the ones the collection writes that are no secret. Every other value in a
+# diff (a user's own keys in our sections, whatever their name) is masked.
+DIFF_VISIBLE_KEYS = PUBLIC_KEYS | frozenset(k.lower() for k in (
+    's3', 'request_checksum_calculation', 'response_checksum_validation', 'acl', 'no_check_bucket',
+    'signature_v2', 'bucket_location', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_REQUEST_CHECKSUM_CALCULATION',
+    'AWS_RESPONSE_CHECKSUM_VALIDATION'))
 
 # The path overrides of client_config (option name -> what it replaces).
 PATH_OPTIONS = ('aws_config_file', 'aws_credentials_file', 'rclone_config_file', 's3cmd_dir', 'env_dir')
@@ -296,8 +306,10 @@ def section_values(kind, profile):
                 'request_checksum_calculation': 'when_required', 'response_checksum_validation': 'when_required'}
     if kind == 'aws_credentials':
         key, secret, session = CREDENTIAL_KEYS[kind]
+        # aws_security_token is the older name of the session token, which botocore reads first: never leave one
         return {key: profile['access_key_id'], secret: profile['secret_access_key'], session: profile['session_token'],
-                EXPIRATION_KEY: profile['expiration'], FINGERPRINT_KEY: profile['fingerprint']}
+                'aws_security_token': None, EXPIRATION_KEY: profile['expiration'],
+                FINGERPRINT_KEY: profile['fingerprint']}
     if kind == 'rclone':
         key, secret, session = CREDENTIAL_KEYS[kind]
         return {'type': 's3', 'provider': 'Cloudflare', key: profile['access_key_id'],
@@ -333,13 +345,14 @@ def whole_text(kind, profile, path):
     raise LayoutError('%s is merged section by section' % kind)
 
 
-def is_ours(text):
-    """Whether a file written whole carries the collection's mark in its leading comment lines (0.1's templates put
-    ``ansible_managed`` first, three comment lines, then theirs)."""
+def is_ours(text, name):
+    """Whether a file written whole for profile ``name`` carries the collection's mark: our first line, or 0.1's
+    comment line for that profile among the leading comment lines (0.1 put ``ansible_managed`` first)."""
+    marks = [line % name for line in MARKER_LINES]
     for line in _ini.split_lines(text)[:6]:
         if not line.startswith('#'):
             return False
-        if any(marker in line for marker in MARKERS):
+        if any(line.startswith(mark) for mark in marks):
             return True
     return False
 
@@ -349,8 +362,9 @@ def secret_values(profile):
 
 
 def mask(kind, text):
-    """A file's (or section's) text with every secret value replaced, for diffs."""
-    is_secret = _ini.secret_predicate(SECRET_KEYS)
+    """A file's (or section's) text for a diff: every value replaced but those of DIFF_VISIBLE_KEYS."""
+    def is_secret(key):
+        return key.lower() not in DIFF_VISIBLE_KEYS
     if kind == 'env_file':
         out = []
         for line in _ini.split_lines(text):
@@ -359,7 +373,7 @@ def mask(kind, text):
                 line = '%s=%s\n' % (match.group('key'), _ini.MASK)
             out.append(line)
         return ''.join(out)
-    return _ini.mask_section(text, set(k.lower() for k in SECRET_KEYS) | _ini.secret_key_set())
+    return _ini.mask_section(text, is_secret)
 
 
 # ---------------------------------------------------------------- planning
@@ -399,11 +413,15 @@ def plan_user(layout, profiles, read):
             else:
                 current = entry(kind, path)
                 if kind in wanted:
+                    if current['old'] is not None and not is_ours(current['old'], profile['name']):
+                        raise LayoutError('%s: the file exists and was not written by cloudflare_r2.credentials '
+                                          '(no mark in its first line): move it away, or give the profile another '
+                                          'name; nothing was changed' % path)
                     text = whole_text(kind, profile, path)
                     if text != current['new']:
                         current['diffs'].append((path, mask(kind, current['new'] or ''), mask(kind, text)))
                         current['new'] = text
-                elif current['new'] is not None and is_ours(current['new']):
+                elif current['new'] is not None and is_ours(current['new'], profile['name']):
                     current['diffs'].append((path, mask(kind, current['new']), ''))
                     current['new'] = None
     return plan
@@ -446,6 +464,10 @@ def credential_in(kind, text, name):
     return found if found[0] else None
 
 
+def _well_formed(value, pattern):
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+
 def _digest(found):
     return hashlib.sha256(('%s\0%s\0%s' % found[:3]).encode('utf-8')).hexdigest()
 
@@ -464,8 +486,9 @@ def held(layout, profile, read):
     texts = dict((kind, read(path)) for kind, path in files.items())
     creds_section = _lenient_section(texts['aws_credentials'], section('aws_credentials', profile['name'])) or {}
     lower = dict((k.lower(), v) for k, v in creds_section.items() if isinstance(v, str))
-    result['fingerprint'] = lower.get(FINGERPRINT_KEY) or None
-    result['expiration'] = lower.get(EXPIRATION_KEY) or None
+    # the host's user can write anything there: only well-formed values leave the host
+    result['fingerprint'] = _well_formed(lower.get(FINGERPRINT_KEY), FINGERPRINT_RE)
+    result['expiration'] = _well_formed(lower.get(EXPIRATION_KEY), EXPIRATION_RE)
     if _lenient_section(texts['aws_config'], section('aws_config', profile['name'])) is None:
         result['problems'].append('aws_config: no [%s] in %s' % (section('aws_config', profile['name']),
                                                                  files['aws_config']))
@@ -485,8 +508,12 @@ def held(layout, profile, read):
         elif _digest(found) != _digest(reference[1]):
             result['problems'].append('%s: %s holds another secret than %s' % (kind, files[kind], reference[0]))
     if reference is not None and reference[0] == 'aws_credentials' and not result['problems']:
-        result['access_key_id'] = reference[1][0]
-        result['consistent'] = True
+        key_id = _well_formed(reference[1][0], CREDENTIAL_RE)
+        if key_id is None:
+            result['problems'].append('aws_credentials: the access key id in %s is not one' % files['aws_credentials'])
+        else:
+            result['access_key_id'] = key_id
+            result['consistent'] = True
     return result
 
 
@@ -556,7 +583,7 @@ def aws_profile(profile, credentials, config, credentials_file, config_file, env
         name = str(values_of_config['services']).strip()
         if name not in services:
             raise LayoutError('profile %s: [%s] of %s names services %s, but there is no [services %s] in it'
-                              % (profile, config_section, config_file, name, name))
+                              % (profile, config_section, config_file, _ini.shown(name), _ini.shown(name)))
         s3_block = services[name].get('s3')
         if isinstance(s3_block, dict) and _text(s3_block, 'endpoint_url'):
             endpoint = _text(s3_block, 'endpoint_url')

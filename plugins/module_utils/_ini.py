@@ -73,6 +73,15 @@ def has_control(text):
     return False
 
 
+def shown(name):
+    """A name read from a file, fit for a message: as it is when short and printable, else a placeholder (the
+    file is the host user's: it must not put escape sequences or a long value into the controller's output)."""
+    text = '%s' % (name,)
+    if len(text) > 64 or has_control(text):
+        return '<%d characters not shown>' % len(text)
+    return text
+
+
 def split_lines(text):
     """The lines of ``text``, each with its line end, split as universal newlines split (and at nothing else)."""
     parts = LINE_RE.split(text)
@@ -456,14 +465,26 @@ def apply(text, section_title, values, state):
 # ----------------------------------------------------------------- masking
 
 def mask_section(text, secret_keys):
-    """The section text with the values of secret keys (at any depth) replaced by the mask."""
+    """The section text with the values of secret keys (at any depth) replaced by the mask.
+
+    ``secret_keys`` is a predicate on key names, or names added to ``secret_predicate``'s (so a key that only looks
+    secret, such as ``sse_customer_key`` or ``gpg_passphrase``, is masked too). The continuation lines of a secret
+    key are masked whole: a client may read them as part of its value.
+    """
+    is_secret = secret_keys if callable(secret_keys) else secret_predicate(secret_keys)
     out = []
+    in_secret = False
     for line in split_lines(text):
+        newline = _newline_of(line)
+        if is_indented(line) and not is_blank(line) and in_secret:
+            out.append('%s%s%s' % (line[:len(line) - len(line.lstrip())], MASK, newline))
+            continue
         entry = None if (is_comment(line) or section_name(line) is not None) else parse_entry(line.lstrip())
-        if entry and entry[0].lower() in secret_keys and entry[1] != '':
+        if not is_indented(line) and not is_blank(line):
+            in_secret = bool(entry) and is_secret(entry[0])
+        if entry and is_secret(entry[0]) and entry[1] != '':
             match = ENTRY_RE.match(line.rstrip('\r\n'))
-            line = '%s%s %s %s%s' % (match.group('indent'), match.group('key'), match.group('delim'), MASK,
-                                     _newline_of(line))
+            line = '%s%s %s %s%s' % (match.group('indent'), match.group('key'), match.group('delim'), MASK, newline)
         out.append(line)
     return ''.join(out)
 
@@ -528,6 +549,8 @@ def parse_strict(text, source):
     """{section: {key: value}} of an aws INI text read as botocore's ``raw_config_parse`` reads it (configparser,
     nested blocks as dicts). Raises IniError, naming ``source`` and line numbers, never a line's text."""
     parser = configparser.RawConfigParser()
+    # botocore opens the file in text mode: universal newlines, so a lone \r ends a line too
+    text = text.replace('\r\n', '\n').replace('\r', '\n')
     try:
         parser.read_string(text, source=source)
     except configparser.MissingSectionHeaderError as exc:
@@ -539,10 +562,10 @@ def parse_strict(text, source):
                        % (source, lines))
     except configparser.DuplicateSectionError as exc:
         raise IniError('cannot parse %s: section [%s] appears twice (line %s); the aws CLI refuses such files'
-                       % (source, exc.section, exc.lineno))
+                       % (source, shown(exc.section), exc.lineno))
     except configparser.DuplicateOptionError as exc:
         raise IniError('cannot parse %s: key %s appears twice in [%s] (line %s)'
-                       % (source, exc.option, exc.section, exc.lineno))
+                       % (source, shown(exc.option), shown(exc.section), exc.lineno))
     except configparser.Error as exc:
         raise IniError('cannot parse %s: %s' % (source, type(exc).__name__))
     sections = {}

@@ -69,6 +69,8 @@ _O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 _O_NOCTTY = getattr(os, 'O_NOCTTY', 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_CLOEXEC
 _ADMIN_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | _O_CLOEXEC
+# Folders on the way are only looked up in (O_PATH needs no read permission: /home may be 0711).
+_WALK_FLAGS = (os.O_PATH | os.O_DIRECTORY | _O_CLOEXEC) if hasattr(os, 'O_PATH') else _ADMIN_DIR_FLAGS
 # The home's parent is only looked up in (O_PATH needs no read permission: /home may be 0711).
 _HOME_PARENT_FLAGS = (os.O_PATH | os.O_DIRECTORY | _O_CLOEXEC) if hasattr(os, 'O_PATH') else _ADMIN_DIR_FLAGS
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC
@@ -123,45 +125,91 @@ def lookup_user(name):
     return entry.pw_uid, entry.pw_gid, entry.pw_dir
 
 
+def folder_owner(folder):
+    """``(uid, gid)`` of the folder at absolute ``folder`` (reached by ``walk``), or None if it does not exist."""
+    fd = walk(folder, _WALK_FLAGS)
+    if fd is None:
+        return None
+    try:
+        st = os.fstat(fd)
+    finally:
+        _close(fd)
+    return st.st_uid, st.st_gid
+
+
 def read_file(path, max_bytes=1024 * 1024):
     """Bytes of the regular file at absolute ``path``, or None if it or its folder does not exist.
 
     For a file of no particular user (the module's own input): the refusals of ``UserTree.read`` with the
-    owner of the file's folder as the user, that folder taken as the home (so it must not itself be a link).
+    owner of the file's folder as the user, that folder taken as the home (reached by ``walk``, so no link that
+    anybody but root could have made is followed on the way).
     """
     path = _normalize(path)
     folder = posixpath.dirname(path)
+    owner = folder_owner(folder)
+    if owner is None:
+        return None
+    return UserTree(folder, owner[0], owner[1]).read(path, max_bytes)
+
+
+def _trusted(st):
+    """A folder only root can change: owned by root (or the running user, who is the one at risk) and not
+    writable by group or others. A link in such a folder was made by its owner."""
+    return stat.S_ISDIR(st.st_mode) and st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
+
+
+def walk(path, flags=_WALK_FLAGS, create=False):
+    """A descriptor of the folder at absolute ``path``, reached from ``/`` one component at a time.
+
+    A symbolic link is followed only where it sits in a trusted folder (``/home -> /usr/home`` made by root);
+    anywhere else (a user's folder, ``/tmp``) it is refused, so nobody but root can redirect the walk. With
+    ``create``, missing folders are made (0755, the running user's) but only inside a trusted folder. Returns
+    None when a folder is missing and ``create`` is false.
+    """
+    parts = [part for part in _normalize(path, 'folder').split('/') if part]
+    fd = os.open('/', _WALK_FLAGS)
+    current = ''
     try:
-        st = os.stat(folder)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise _os_error(exc, folder, 'stat folder')
-    return UserTree(folder, st.st_uid, st.st_gid).read(path, max_bytes)
-
-
-def _make_admin_folders(folder):
-    """Create the missing folders above a home to be created (a staging render root): only below an existing
-    folder owned by root (or the running user) that nobody else may write, so nobody can plant anything on the
-    way; the new folders are the running user's, 0755, so that the users can reach their homes."""
-    missing = []
-    existing = folder
-    while not os.path.lexists(existing):
-        missing.append(existing)
-        existing = posixpath.dirname(existing)
-    st = os.lstat(existing)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
-        raise _refuse(existing, 'cannot create %s below it: it must be a folder owned by root that group and '
-                      'others cannot write' % folder)
-    for path in reversed(missing):
-        try:
-            os.mkdir(path, 0o755)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise _os_error(exc, path, 'create folder')
-        st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            raise _refuse(path, 'it appeared while it was being created, and is not ours')
+        for index, part in enumerate(parts):
+            here = os.fstat(fd)
+            current += '/' + part
+            last_flags = flags if index == len(parts) - 1 else _WALK_FLAGS
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise _os_error(exc, current, 'look up')
+                if not create:
+                    return None
+                if not _trusted(here):
+                    raise _refuse(current, 'cannot create it: its parent must be a folder owned by root that group '
+                                  'and others cannot write')
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno != errno.EEXIST:
+                        raise _os_error(exc, current, 'create folder')
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                if not _trusted(here):
+                    raise _refuse(current, 'it is a symbolic link in a folder that others than root can change')
+                sub = os.open(part, last_flags, dir_fd=fd)
+            elif not stat.S_ISDIR(st.st_mode):
+                raise _refuse(current, 'it is not a directory')
+            else:
+                try:
+                    sub = os.open(part, last_flags | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _refuse(current, 'it was replaced while being opened')
+                    raise _os_error(exc, current, 'open folder')
+            _close(fd)
+            fd = sub
+        result, fd = fd, None
+        return result
+    finally:
+        if fd is not None:
+            _close(fd)
 
 
 LOCK_WAIT = 5.0   # seconds a writer waits for another writer's lock on a folder
@@ -259,13 +307,15 @@ class UserTree(object):
         return (self.uid, 0)
 
     def _check_file(self, st, path):
-        """Refuse anything but a regular file with one link owned by uid or root."""
+        """Refuse anything but a regular file with one link owned by uid. A root-owned file in a user's folder is
+        refused too: the user may have moved it there from a folder they can write (a shared one), and root would
+        read it and hand its content over with the new file."""
         if not stat.S_ISREG(st.st_mode):
             raise _refuse(path, _kind(st.st_mode))
         if st.st_nlink > 1:
             raise _refuse(path, 'it has %d hard links' % st.st_nlink)
-        if st.st_uid not in self._owners():
-            raise _refuse(path, 'it is owned by uid %d, not by uid %d or root' % (st.st_uid, self.uid))
+        if st.st_uid != self.uid:
+            raise _refuse(path, 'it is owned by uid %d, not by uid %d' % (st.st_uid, self.uid))
 
     def _check_dir(self, st, path):
         if not stat.S_ISDIR(st.st_mode):
@@ -297,16 +347,9 @@ class UserTree(object):
 
     def _open_home(self, create=False):
         parent, name = posixpath.split(self.home)
-        try:
-            pfd = os.open(parent, _HOME_PARENT_FLAGS)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT and create:
-                _make_admin_folders(parent)
-                pfd = os.open(parent, _HOME_PARENT_FLAGS)
-            elif exc.errno == errno.ENOENT:
-                raise _refuse(self.home, 'the home folder does not exist (nor does %s)' % parent)
-            else:
-                raise _os_error(exc, parent, 'open folder')
+        pfd = walk(parent, _HOME_PARENT_FLAGS, create=create) if parent != '/' else os.open('/', _HOME_PARENT_FLAGS)
+        if pfd is None:
+            raise _refuse(self.home, 'the home folder does not exist (nor does %s)' % parent)
         try:
             fd = self._open_sub_dir(pfd, name, self.home)
             created = False
@@ -345,16 +388,11 @@ class UserTree(object):
 
     def _open_admin_dir(self, folder, create):
         """The folder of a path outside home: must exist, owned by uid or root, not group/other writable."""
-        try:
-            fd = os.open(folder, _ADMIN_DIR_FLAGS)
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                if create:
-                    raise _refuse(folder, 'the folder does not exist (folders outside the home are never created)')
-                return None
-            if exc.errno == errno.ENOTDIR:
-                raise _refuse(folder, 'it is not a directory')
-            raise _os_error(exc, folder, 'open folder')
+        fd = walk(folder, _ADMIN_DIR_FLAGS)
+        if fd is None:
+            if create:
+                raise _refuse(folder, 'the folder does not exist (folders outside the home are never created)')
+            return None
         try:
             st = os.fstat(fd)
             self._check_dir(st, folder)
@@ -496,7 +534,7 @@ class UserTree(object):
             try:
                 st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode) and st.st_uid in self._owners():
-                    os.unlink(entry, dir_fd=dir_fd)
+                    os.unlink(entry, dir_fd=dir_fd)   # unlink never follows a link, and only removes the name
             except OSError:
                 pass
 
@@ -628,6 +666,17 @@ class UserTree(object):
                 _close(dir_fd)
         except OSError as exc:
             raise _os_error(exc, path, 'remove')
+
+    def preflight(self, path):
+        """Check, before any write of a run, that ``path`` can be written: every folder on the way that exists is
+        safe, and a folder outside home exists (it is never created). Raises UnsafePath; writes nothing."""
+        path = _normalize(path)
+        if path.startswith(self.home + '/'):
+            opened = self._open_parent(path)   # missing folders below home are fine: write creates them
+        else:
+            opened = self._open_parent(path, create=True)   # outside home: refuses a missing folder
+        if opened is not None:
+            _close(opened[0])
 
     def write(self, path, data, mode=0o600):
         """Atomically replace the file at ``path`` with ``data`` (bytes), owned by uid:gid with ``mode``.

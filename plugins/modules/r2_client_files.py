@@ -291,9 +291,21 @@ def reader(tree, user):
     return read
 
 
-def write_files(module, tree, plan, user):
-    """Apply the plan, file by file; returns the per-file states."""
-    files = []
+def predicted(tree, path, old, new):
+    """Check mode: the state a write would report (the text, or the owner and mode of a file of the same text)."""
+    if new != old:
+        return 'changed'
+    attrs = tree.stat(path) if tree is not None else None
+    return 'unchanged' if attrs is None or attrs == (0o600, tree.uid, tree.gid) else 'changed'
+
+
+def write_files(module, tree, plan, files):
+    """Apply the plan, file by file, appending the per-file states to ``files`` as it goes (so that a failure
+    half way reports what was written before it)."""
+    if tree is not None:
+        for path in sorted(plan):
+            if plan[path]['new'] is not None and (plan[path]['wanted'] or plan[path]['new'] != plan[path]['old']):
+                tree.preflight(path)
     for path in sorted(plan):
         item = plan[path]
         old, new = item['old'], item['new']
@@ -307,7 +319,7 @@ def write_files(module, tree, plan, user):
                 tree.write(path, to_bytes(new, errors='surrogate_or_strict'))
         elif item['wanted'] or new != old:
             if module.check_mode:
-                state = 'changed' if new != old else 'unchanged'
+                state = predicted(tree, path, old, new)
             else:
                 # also for unchanged text: owner and mode are set right (unchanged when they already are)
                 outcome = tree.write(path, to_bytes(new, errors='surrogate_or_strict'))
@@ -315,7 +327,6 @@ def write_files(module, tree, plan, user):
         else:
             state = 'unchanged'
         files.append({'path': path, 'kind': item['kind'], 'state': state})
-    return files
 
 
 def main():
@@ -323,6 +334,8 @@ def main():
     params = module.params
     user = params['user']
     result = dict(changed=False, files=[], profiles={}, tightened=[])
+    if _ini.has_control(user) or not user.strip():
+        module.fail_json(msg='user: must be a unix user name, without control characters', **result)
     profiles, errors = _client_files.normalize_profiles(
         [dict((k, v) for k, v in p.items() if v is not None) for p in params['profiles']],
         dict((k, params[k]) for k in ('state', 'addressing_style', 'rclone', 's3cmd', 'env_file')))
@@ -331,13 +344,16 @@ def main():
     try:
         layout, tree = open_user(params, module.check_mode)
         result['home'] = layout.home
-        plan = _client_files.plan_user(layout, profiles, reader(tree, user))
         try:
-            result['files'] = write_files(module, tree, plan, user)
+            plan = _client_files.plan_user(layout, profiles, reader(tree, user))
+        except (_client_files.LayoutError, _ini.IniError) as exc:
+            raise ClientFilesError('user %s: %s' % (user, to_native(exc)))
+        try:
+            write_files(module, tree, plan, result['files'])
         except (_safe_io.UnsafePath, OSError) as exc:
+            written = [f['path'] for f in result['files'] if f['state'] in ('created', 'changed', 'removed')]
             raise ClientFilesError('user %s: %s (files written before it: %s)' % (
-                user, to_native(exc), ', '.join(f['path'] for f in result['files'] if f['state'] != 'unchanged')
-                or 'none'))
+                user, to_native(exc), ', '.join(written) or 'none'))
         result['tightened'] = list(getattr(tree, 'tightened', []))
     except ClientFilesError as exc:
         module.fail_json(msg=to_native(exc), **result)

@@ -161,6 +161,8 @@ class InfoError(Exception):
 
 def describe(spec):
     user = spec['user']
+    if _ini.has_control(user) or not user.strip():
+        raise InfoError('users: user: must be a unix user name, without control characters')
     entry = {'user': user, 'exists': False, 'home': None, 'profiles': {}}
     try:
         uid, gid, home = _safe_io.lookup_user(user)

@@ -241,13 +241,11 @@ def _owner(params, folder):
     """(uid, gid) the file gets: owner and group by name or number; without owner, those of the existing file
     (else of its folder), so that root editing a user's file never hands it to root or anyone else."""
     if params['owner'] is None and params['group'] is None:
-        try:
-            st = os.stat(folder)
-        except OSError:
+        owner = _safe_io.folder_owner(folder)
+        if owner is None:
             return os.geteuid(), os.getegid()
-        probe = _safe_io.UserTree(folder, st.st_uid, st.st_gid)
-        existing = probe.stat(params['path'])
-        return (existing[1], existing[2]) if existing else (st.st_uid, st.st_gid)
+        existing = _safe_io.UserTree(folder, owner[0], owner[1]).stat(params['path'])
+        return (existing[1], existing[2]) if existing else owner
     try:
         if params['owner'] is None:
             uid = os.geteuid()
@@ -328,6 +326,8 @@ def main():
             mode = attrs[0]   # no mode asked (or absent): the file keeps its own
         if mode is None:
             mode = 0o600      # a new file, whatever the umask
+        elif secrets and params['mode'] is None and params['state'] == 'present' and mode & 0o077:
+            mode = 0o600      # a secret is never written into a file others can read
         wanted = (mode, uid, gid)
         if params['state'] == 'present' and attrs is not None and attrs != wanted:
             changed = True

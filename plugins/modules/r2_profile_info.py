@@ -201,12 +201,11 @@ def describe(spec, is_secret):
     path = posixpath.normpath(spec['path'])
     entry = dict(path=spec['path'], exists=False, mode=None, owner=None, group=None, sections={})
     folder = posixpath.dirname(path)
-    try:
-        folder_st = os.stat(folder)
-    except OSError:
+    owner = _safe_io.folder_owner(folder)
+    if owner is None:
         return entry
     try:
-        tree = _safe_io.UserTree(folder, folder_st.st_uid, folder_st.st_gid)
+        tree = _safe_io.UserTree(folder, owner[0], owner[1])
     except _safe_io.UnsafePath as exc:
         if 'does not exist' in to_native(exc):
             return entry

@@ -153,7 +153,8 @@ def test_what_each_client_reads(tmp_path):
         'AWS_ENDPOINT_URL_S3': 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT, 'AWS_DEFAULT_REGION': 'auto',
         'AWS_REGION': 'auto', 'AWS_REQUEST_CHECKSUM_CALCULATION': 'when_required',
         'AWS_RESPONSE_CHECKSUM_VALIDATION': 'when_required', 'R2_CREDENTIALS_EXPIRATION': '2026-12-01T10:00:00Z'}
-    assert _client_files.is_ours(files['/home/deploy/.s3cfg-media'])
+    assert _client_files.is_ours(files['/home/deploy/.s3cfg-media'], 'media')
+    assert not _client_files.is_ours(files['/home/deploy/.s3cfg-media'], 'other')
 
 
 def test_several_profiles_make_one_write_per_file_and_foreign_content_survives():
@@ -185,9 +186,42 @@ def test_absent_and_switched_off_remove_only_what_is_ours():
     assert '[media]' not in after['/home/deploy/.config/rclone/rclone.conf']
     assert '[media]' in after['/home/deploy/.aws/credentials']
     # files of 0.1's templates are recognised as ours
-    assert _client_files.is_ours('#\n# Ansible managed\n#\n# Cloudflare R2 profile media, for systemd ...\n')
-    assert _client_files.is_ours('#\n# Ansible managed\n#\n# s3cmd configuration for the Cloudflare R2 profile media: s3cmd\n')
-    assert not _client_files.is_ours('AWS_ACCESS_KEY_ID=x\n# Cloudflare R2 profile media\n')
+    old_env = '#\n# Ansible managed\n#\n# Cloudflare R2 profile media, for systemd EnvironmentFile= or `set -a`\n'
+    old_s3cfg = '#\n# Ansible managed\n#\n# s3cmd configuration for the Cloudflare R2 profile media: s3cmd -c /x\n'
+    assert _client_files.is_ours(old_env, 'media') and _client_files.is_ours(old_s3cfg, 'media')
+    assert not _client_files.is_ours(old_env, 'logs')
+    assert not _client_files.is_ours('AWS_ACCESS_KEY_ID=x\n# Cloudflare R2 profile media, for systemd EnvironmentFile= or\n',
+                                     'media')
+    assert not _client_files.is_ours('# my notes on the Cloudflare R2 profile media\n', 'media')
+
+
+def test_a_whole_file_that_is_not_ours_is_never_overwritten():
+    mine = '[default]\naccess_key = mine\nsecret_key = %s\n' % SECRET[::-1]
+    with pytest.raises(_client_files.LayoutError) as error:
+        planned(profiles_of(profile(s3cmd=True)), {'/home/deploy/.s3cfg-media': mine})
+    assert str(error.value).startswith('/home/deploy/.s3cfg-media: the file exists and was not written by')
+    assert SECRET[::-1] not in str(error.value)
+
+
+def test_diffs_mask_every_secret_looking_key_and_continuation_lines():
+    foreign = ('[media]\naws_access_key_id = AKIA\naws_security_token = %s\nsse_customer_key = %s\n'
+               'credential_process =\n  /bin/get --password %s\n' % (SESSION, SECRET, SECRET[::-1]))
+    plan, after = planned(profiles_of(profile()), {'/home/deploy/.aws/credentials': foreign})
+    dumped = json.dumps(plan['/home/deploy/.aws/credentials']['diffs'])
+    assert SESSION not in dumped and SECRET not in dumped and SECRET[::-1] not in dumped
+    # the stale older name of the session token is removed: botocore would read it first
+    assert 'aws_security_token' not in after['/home/deploy/.aws/credentials']
+
+
+def test_values_from_the_host_leave_it_only_well_formed():
+    _, files = planned(profiles_of(profile(fingerprint='fp1')))
+    path = '/home/deploy/.aws/credentials'
+    files[path] = files[path].replace('r2_fingerprint = fp1', 'r2_fingerprint = \x1b[31mred')
+    files[path] = files[path].replace(KEY, 'AKIA\x1b]0;x')
+    held = _client_files.held(_client_files.Layout(HOME), {'name': 'media', 'rclone': False, 's3cmd': False,
+                                                           'env_file': False}, files.get)
+    assert held['fingerprint'] is None and held['access_key_id'] == ''
+    assert '\x1b' not in json.dumps(held)
 
 
 # ----------------------------------------------------------------- reading

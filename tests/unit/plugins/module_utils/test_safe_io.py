@@ -228,8 +228,8 @@ def test_unchanged_needs_right_owner_and_mode(tree, home):
     assert tree.write(path, SECRET) == 'changed'
     assert meta(path)[1:4] == (0o600, U, G)
     os.chown(path, 0, 0)
-    assert tree.write(path, SECRET) == 'changed'
-    assert meta(path)[1:4] == (0o600, U, G)
+    with pytest.raises(UnsafePath, match='owned by uid 0, not by uid %d' % U):
+        tree.write(path, SECRET)   # root's file in the user's folder: it may have been moved there by the user
     os.chown(path, U, 0)
     assert tree.write(path, SECRET) == 'changed'
     assert meta(path)[1:4] == (0o600, U, G)
@@ -333,8 +333,8 @@ def test_nothing_is_chowned_chmodded_or_opened_by_path_below_home(tree, home, ba
     assert calls
     for name, args, kwargs in calls:
         target = args[0]
-        if name == 'open' and target in (base, os.path.dirname(home)):
-            continue  # the home's parent: the admin's, resolved normally
+        if name == 'open' and target == '/':
+            continue  # where every walk starts: each folder below it is opened relative to its parent
         assert '/' not in target and kwargs.get('dir_fd') is not None or 'src_dir_fd' in kwargs, (name, args, kwargs)
         if name == 'open':
             assert args[1] & os.O_NOFOLLOW, (name, args)
@@ -359,14 +359,21 @@ def test_leaf_folder_tightened_not_home_nor_shared_parent(tree, home):
     assert meta(os.path.join(home, '.config', 'r2', 'x.env'))[1:4] == (0o600, U, G)
 
 
-def test_root_owned_folders_and_files_below_home_are_accepted(tree, home):
+def test_root_owned_folders_are_accepted_but_root_owned_files_below_home_are_refused(tree, home):
+    """A user can move a root-owned file into their home from any folder they can write (a shared one); root
+    would read it and hand its content over with the new file."""
     mkdir_as(os.path.join(home, '.aws'), 0, 0o755)
     path = os.path.join(home, '.aws', 'credentials')
     with open(path, 'wb') as handle:
-        handle.write(b'old\n')
-    assert tree.read(path) == b'old\n'
-    assert tree.write(path, SECRET) == 'changed'
-    assert meta(path)[1:4] == (0o600, U, G)
+        handle.write(b'root secret\n')
+    with pytest.raises(UnsafePath, match='owned by uid 0'):
+        tree.read(path)
+    with pytest.raises(UnsafePath, match='owned by uid 0'):
+        tree.write(path, SECRET)
+    assert meta(path)[1:4] == (0o644, 0, 0)
+    other = os.path.join(home, '.aws', 'config')
+    assert tree.write(other, SECRET) == 'created'
+    assert meta(other)[1:4] == (0o600, U, G)
 
 
 # ---------------------------------------------------------------- read
@@ -746,10 +753,13 @@ def test_outside_home_root_folder(tree, etc_r2):
     assert tree.remove(path) is True
 
 
-def test_outside_home_replaces_a_root_owned_file(tree, etc_r2):
+def test_outside_home_a_root_owned_file_is_refused_and_the_users_replaced(tree, etc_r2):
     path = os.path.join(etc_r2, 'x.env')
     with open(path, 'wb') as handle:
         handle.write(b'A=root\n')
+    with pytest.raises(UnsafePath, match='owned by uid 0'):
+        tree.write(path, SECRET)
+    os.chown(path, U, G)
     assert tree.read(path) == b'A=root\n'
     assert tree.write(path, SECRET) == 'changed'
     assert meta(path)[1:4] == (0o600, U, G)
@@ -991,3 +1001,34 @@ def test_read_file_for_no_particular_user(base, home, rootdir):
             _safe_io.read_file(path)
     with pytest.raises(UnsafePath, match='larger than 3 bytes'):
         _safe_io.read_file(os.path.join(rootdir, 'credentials'), max_bytes=3)
+
+
+# ---------------------------------------------------------------- the walk to a folder
+
+def test_a_link_above_the_folder_is_refused_where_others_than_root_could_have_made_it(base, home, rootdir):
+    """r2_profile path=~/.config/rclone/rclone.conf owner=alice, with ~/.config a link alice made to a root
+    folder: the folder of the file is reached without following it, so root's file is neither read nor given."""
+    os.symlink(rootdir, os.path.join(home, '.config'))
+    before = meta(os.path.join(rootdir, 'credentials'))
+    for make in (lambda: UserTree(os.path.join(home, '.config'), U, G),
+                 lambda: UserTree(os.path.join(home, '.config', 'rclone'), U, G),
+                 lambda: _safe_io.read_file(os.path.join(home, '.config', 'credentials')),
+                 lambda: _safe_io.folder_owner(os.path.join(home, '.config'))):
+        with pytest.raises(UnsafePath, match='symbolic link'):
+            make()
+    assert meta(os.path.join(rootdir, 'credentials')) == before
+
+
+def test_a_link_in_a_folder_only_root_can_change_is_followed(base, home):
+    """/home -> /usr/home, made by root: the admin's layout is followed; the user's folders below are not."""
+    os.symlink(base, os.path.join(base, 'alias'))   # in base: root's, 0711
+    tree = UserTree(os.path.join(base, 'alias', 'home'), U, G)
+    assert tree.write(os.path.join(base, 'alias', 'home', '.s3cfg-x'), SECRET) == 'created'
+    assert meta(os.path.join(home, '.s3cfg-x'))[1:4] == (0o600, U, G)
+    # the same link in a folder others can write is not followed
+    shared = os.path.join(base, 'shared')
+    os.mkdir(shared)
+    os.chmod(shared, 0o1777)
+    os.symlink(base, os.path.join(shared, 'alias'))
+    with pytest.raises(UnsafePath, match='symbolic link in a folder that others than root can change'):
+        UserTree(os.path.join(shared, 'alias', 'home'), U, G)

@@ -188,3 +188,40 @@ def test_a_user_that_does_not_exist(home):
 def test_info_of_a_render_root_not_made_yet_holds_nothing(home):
     held = info(home)
     assert held['exists'] is True and held['profiles']['media']['access_key_id'] == ''
+
+
+def test_a_missing_folder_outside_home_is_refused_before_any_write(home, tmp_path):
+    outcome = write(home, [profile()], env_dir=str(tmp_path / 'not-there'))
+    assert outcome.failed and 'never created' in outcome.result['msg']
+    assert 'files written before it: none' in outcome.result['msg']
+    assert not os.path.exists(os.path.join(home, '.aws'))
+
+
+def test_a_file_the_clients_refuse_is_one_clear_error(home):
+    write(home, [profile()])
+    path = os.path.join(home, '.aws', 'credentials')
+    with open(path, 'a') as handle:
+        handle.write('\n[media]\naws_access_key_id = second\n')
+    outcome = write(home, [profile(secret_access_key=secrets.token_hex(32))])
+    assert outcome.failed and outcome.result['msg'].startswith('user %s: section [media] appears 2 times' % ME)
+
+
+def test_check_mode_predicts_an_owner_or_mode_fix(home):
+    write(home, [profile()])
+    os.chmod(os.path.join(home, '.aws', 'credentials'), 0o644)
+    outcome = write(home, [profile()], check=True)
+    states = dict((f['kind'], f['state']) for f in outcome.result['files'])
+    assert states['aws_credentials'] == 'changed' and states['aws_config'] == 'unchanged'
+    assert outcome.result['changed'] is True
+    assert stat.S_IMODE(os.stat(os.path.join(home, '.aws', 'credentials')).st_mode) == 0o644
+
+
+def test_a_foreign_s3cmd_file_is_left_alone_with_a_clear_error(home):
+    os.makedirs(home)
+    foreign = os.path.join(home, '.s3cfg-media')
+    with open(foreign, 'w') as handle:
+        handle.write('[default]\naccess_key = mine\n')
+    outcome = write(home, [profile()])
+    assert outcome.failed and 'was not written by cloudflare_r2.credentials' in outcome.result['msg']
+    assert open(foreign).read() == '[default]\naccess_key = mine\n'
+    assert not os.path.exists(os.path.join(home, '.aws'))

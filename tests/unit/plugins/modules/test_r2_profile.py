@@ -487,3 +487,30 @@ def test_surrounding_blanks_are_not_a_perpetual_change(tmp_path):
     ok(path=str(path), section='p', values={'region': ' auto '})
     assert read(path) == '[p]\nregion = auto\n'
     assert ok(path=str(path), section='p', values={'region': ' auto '})['changed'] is False
+
+
+def test_a_link_a_user_made_above_the_file_is_not_followed(tmp_path):
+    """The owner's ~/.config is a link to a root folder: root neither reads nor hands over the file behind it."""
+    home = tmp_path / 'alice'
+    home.mkdir()
+    os.chown(str(home), 12345, 12345)
+    rootdir = tmp_path / 'root-config'
+    (rootdir / 'rclone').mkdir(parents=True)
+    target = rootdir / 'rclone' / 'rclone.conf'
+    write(target, '[root]\nsecret_access_key = %s\n' % SECRET)
+    os.symlink(str(rootdir), str(home / '.config'))
+    message = failed(path=str(home / '.config' / 'rclone' / 'rclone.conf'), section='alice', values=cred_values(),
+                     owner='12345', group='12345')
+    assert 'symbolic link' in message and SECRET not in message
+    info = os.stat(str(target))
+    assert (info.st_uid, read(target)) == (0, '[root]\nsecret_access_key = %s\n' % SECRET)
+
+
+def test_a_secret_is_never_left_in_a_file_others_can_read(tmp_path):
+    path = tmp_path / 'credentials'
+    write(path, FOREIGN)
+    os.chmod(str(path), 0o644)
+    ok(path=str(path), section='profile x', values={'region': 'auto'})
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o644   # no secret: the file keeps its mode
+    result = ok(path=str(path), section='backup', values=cred_values())
+    assert result['changed'] is True and stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
