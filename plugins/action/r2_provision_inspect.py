@@ -8,11 +8,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+import yaml
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
 
 INFO_MODULE = 'cloudflare_r2.credentials.r2_client_files_info'
+# The provision role's own argument spec (its one truth for the role's variables), read once per run: the
+# playbooks check the variables here instead of in a task of their own per host (rolespec_validate: false).
+ROLE_SPECS = os.path.join(os.path.dirname(__file__), '..', '..', 'roles', 'provision', 'meta', 'argument_specs.yml')
+
+
+def _role_spec(entry_point):
+    try:
+        with open(ROLE_SPECS, 'rb') as handle:
+            return yaml.safe_load(handle)['argument_specs'][entry_point]['options']
+    except (IOError, OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+INSPECT_SPEC = _role_spec('inspect')
 
 
 class ActionModule(ActionBase):
@@ -22,10 +41,20 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
+        if self._task.args.get('validate') and INSPECT_SPEC:
+            # as validate_argument_spec does it: the role's variables, templated, against its entry point's spec
+            provided = self._templar.template(dict((name, task_vars[name]) for name in INSPECT_SPEC if name in task_vars))
+            checked = ArgumentSpecValidator(INSPECT_SPEC).validate(provided, validate_role_argument_spec=True)
+            if checked.error_messages:
+                result.update(failed=True, argument_errors=checked.error_messages,
+                              msg='%s: validation of the provision role\'s variables failed:\n%s'
+                                  % (task_vars.get('inventory_hostname'), '\n'.join(checked.error_messages)))
+                return result
         dummy, args = self.validate_argument_spec(argument_spec=dict(
             credentials=dict(type='raw', required=True),   # checked by normalize_host, one message per problem
             settings=dict(type='dict', required=True),
-            mode=dict(type='str', default='provision', choices=['provision', 'rotate', 'revoke'])))
+            mode=dict(type='str', default='provision', choices=['provision', 'rotate', 'revoke']),
+            validate=dict(type='bool', default=False)))
         mode = args['mode']
         host = task_vars.get('inventory_hostname')
         plan = _provision.normalize_host(host, args.get('credentials'), args.get('settings'))

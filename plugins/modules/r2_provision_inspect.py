@@ -50,6 +50,13 @@ options:
     type: str
     choices: [provision, rotate, revoke]
     default: provision
+  validate:
+    description:
+      - Check the provision role's variables (C(provision_*)) against the role's C(inspect) entry point argument spec
+        first, as C(ansible.builtin.validate_argument_spec) would, without a task of its own per host. The
+        collection's playbooks set it and include the role with C(rolespec_validate=false).
+    type: bool
+    default: false
 author:
   - Cloudflare R2 credentials maintainers (@cloudflare-r2)
 '''

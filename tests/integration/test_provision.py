@@ -47,6 +47,8 @@ def test_bad_input_fails_each_host_with_host_and_field_and_the_good_host_is_prov
         'no-endpoint': {'provision_credentials': [dict(GOOD, jurisdiction='fedramp', buckets=[])],
                         'provision_endpoint_overrides': {'default': cf.s3_endpoints['default']}},
         'no-user': {'provision_credentials': [GOOD], 'provision_user': 'r2-no-such-user', 'provision_render_root': ''},
+        # checked against the role's argument spec (by the inspect task, no task of its own)
+        'bad-var': {'provision_credentials': [GOOD], 'provision_check_retries': 'often'},
     }
     cf.reset_stats()
     result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
@@ -57,7 +59,8 @@ def test_bad_input_fails_each_host_with_host_and_field_and_the_good_host_is_prov
             'bad-ttl: provision_credentials[0] (upload): ttl_seconds must be an integer from 1 to 604800',
             "no-endpoint: provision_credentials[0] (media): jurisdiction: 'fedramp' has no endpoint in "
             'provision_endpoint_overrides',
-            "no-user: provision_credentials: user(s) r2-no-such-user do not exist on this host"):
+            "no-user: provision_credentials: user(s) r2-no-such-user do not exist on this host",
+            "bad-var: validation of the provision role's variables failed"):
         assert message in output, message
     recap = result.recap
     assert recap['good']['failed'] == 0 and recap['good']['changed'] > 0
