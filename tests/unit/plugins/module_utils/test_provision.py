@@ -233,3 +233,15 @@ def test_admin_token_without_buckets_is_checked_by_listing_buckets():
                                                                   'secret_access_key': 's' * 64}})
     assert [(c['name'], c['operation'], c.get('bucket')) for c in render['checks']] == [
         ('audit (aws_credentials)', 'list_buckets', None)]
+
+
+def test_a_host_without_its_part_of_the_result_is_told_why():
+    plan = plan_of()
+    inspected = {'plan': plan, 'entries': _provision.entries_of_host(plan)}
+    assert 'no reconcile result for this host' in _provision.coverage_problem('web1', inspected, None)
+    assert 'no reconcile result for this host' in _provision.coverage_problem('web1', {}, {'credentials': {}})
+    failed = {'credentials': {'ansible:web1/media': {}}, 'error': 'HTTP 429 after 5 retries'}
+    assert _provision.coverage_problem('web1', inspected, failed) == (
+        'web1: the reconcile failed before this host: HTTP 429 after 5 retries')
+    names = [e['name'] for e in inspected['entries']['tokens'] + inspected['entries']['temporary']]
+    assert _provision.coverage_problem('web1', inspected, {'credentials': dict((n, {}) for n in names)}) is None
