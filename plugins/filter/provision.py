@@ -36,9 +36,9 @@ def r2_provision_entries(plan):
     return _provision.entries_of_host(plan)
 
 
-def r2_provision_result(result, entries):
-    """The part of the r2_credential_set result that belongs to one host (its entries)."""
-    return _provision.result_for_host(result, entries)
+def r2_provision_result(result, inspected):
+    """The part of the r2_credential_set result that belongs to one host (from its inspect result)."""
+    return _provision.result_for_host(result, inspected)
 
 
 def r2_provision_render(plan, credentials, check_mode=False):

@@ -373,13 +373,28 @@ def check_of(cred):
     return None
 
 
-def result_for_host(result, entries):
-    """The part of an ``r2_credential_set`` result that belongs to one host: {credentials, error}."""
+def result_for_host(result, inspected):
+    """The part of an ``r2_credential_set`` result that belongs to one host: {credentials, error, work}.
+
+    ``inspected`` is the host's inspect result (its ``entries``, and its ``plan``); ``work`` says whether its
+    render has anything to do: a credential with new material, a profile to remove, or a failure to report. A
+    converged host skips its render task.
+    """
     result = result or {}
+    inspected = inspected or {}
+    entries = inspected.get('entries', inspected)   # the entries alone are accepted too
     names = set(e['name'] for e in (entries or {}).get('tokens', []) + (entries or {}).get('temporary', []))
     credentials = dict((k, v) for k, v in (result.get('credentials') or {}).items() if k in names)
+    removes = any(c['state'] == 'absent' and c['render'] for c in (inspected.get('plan') or {}).get('credentials', []))
     # failed_when: false clears "failed": a module failure is the result with a message
-    return {'credentials': credentials, 'error': result.get('msg') or ''}
+    error = result.get('msg') or ''
+    work = bool(error) or removes or not names <= set(credentials) or any(
+        c.get('new_material') for c in credentials.values())
+    if not work:
+        # nothing new: nothing secret either, and none is kept by a render that is skipped
+        credentials = dict((k, dict((f, v) for f, v in c.items() if f not in ('secret_access_key', 'session_token')))
+                           for k, c in credentials.items())
+    return {'credentials': credentials, 'error': error, 'work': work}
 
 
 def coverage_problem(host, inspected, handed):

@@ -207,8 +207,18 @@ def test_each_host_gets_only_its_own_result():
     entries = _provision.entries_of_host(plan)
     result = {'credentials': {'ansible:web1/media': {'secret_access_key': 'x' * 64},
                               'ansible:web2/media': {'secret_access_key': 'y' * 64}}, 'msg': 'boom'}
-    mine = provision_filters.r2_provision_result(result, entries)
-    assert mine == {'credentials': {'ansible:web1/media': {'secret_access_key': 'x' * 64}}, 'error': 'boom'}
+    mine = provision_filters.r2_provision_result(result, {'entries': entries, 'plan': plan})
+    assert mine == {'credentials': {'ansible:web1/media': {'secret_access_key': 'x' * 64}}, 'error': 'boom',
+                    'work': True}
+    # converged: every entry covered, nothing new, nothing to remove: the render is skipped
+    converged = {'credentials': dict((e['name'], {'new_material': False})
+                                     for e in entries['tokens'] + entries['temporary'])}
+    assert provision_filters.r2_provision_result(converged, {'entries': entries, 'plan': plan})['work'] is False
+    rolled = dict(converged['credentials'], **{'ansible:web1/media': {'new_material': True}})
+    assert provision_filters.r2_provision_result({'credentials': rolled}, {'entries': entries, 'plan': plan})['work']
+    revoke = plan_of(settings={'state': 'absent'})
+    assert provision_filters.r2_provision_result({'credentials': {}}, {
+        'entries': _provision.entries_of_host(revoke), 'plan': revoke})['work'] is True
 
 
 def test_render_in_check_mode_uses_placeholders_and_absent_removes():
