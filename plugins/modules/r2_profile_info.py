@@ -159,7 +159,6 @@ files:
 '''
 
 import grp
-import os
 import posixpath
 import pwd
 import stat

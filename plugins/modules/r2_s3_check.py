@@ -498,6 +498,7 @@ checks:
 '''
 
 import os
+import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -799,7 +800,7 @@ def main():
     )
     params = module.params
     # the aws CLI's own files in the home of the user the module runs as, unless given (or set in the environment)
-    layout = _client_files.Layout(os.path.expanduser('~'))
+    layout = _client_files.Layout(os.environ.get('HOME') or pwd.getpwuid(os.geteuid()).pw_dir)
     for field, kind in (('credentials_file', 'aws_credentials'), ('config_file', 'aws_config')):
         params[field] = params[field] or layout.path(kind, None)
     result = dict(changed=False)

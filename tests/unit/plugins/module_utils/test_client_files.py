@@ -214,7 +214,7 @@ def test_diffs_mask_every_secret_looking_key_and_continuation_lines():
 
 
 def test_values_from_the_host_leave_it_only_well_formed():
-    _, files = planned(profiles_of(profile(fingerprint='fp1')))
+    dummy, files = planned(profiles_of(profile(fingerprint='fp1')))
     path = '/home/deploy/.aws/credentials'
     files[path] = files[path].replace('r2_fingerprint = fp1', 'r2_fingerprint = \x1b[31mred')
     files[path] = files[path].replace(KEY, 'AKIA\x1b]0;x')
