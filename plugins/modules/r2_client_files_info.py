@@ -16,8 +16,8 @@ description:
     returns the access key id they hold, the recorded fingerprint and expiry, and whether every file of the profile
     agrees (the same key id, secret and session token; the secrets are compared on the host and never returned).
   - A profile whose files disagree (for example a run killed after the aws credentials were written but before the
-    rclone remote) is reported with an empty RV(users[].profiles.access_key_id) and the files that disagree in
-    RV(users[].profiles.problems), so the next provision run hands the credential out again and repairs every file.
+    rclone remote) is reported with an empty C(access_key_id) and the files that disagree in C(problems) (see
+    RV(users[].profiles)), so the next provision run hands the credential out again and repairs every file.
   - Returns nothing else of the files (no other key, no other section, no other value).
   - One call covers every user of a host. Changes nothing. Does not call Cloudflare; not in the
     C(cloudflare_r2.credentials.r2) action group.
