@@ -429,6 +429,21 @@ def plan_user(layout, profiles, read):
 
 # ----------------------------------------------------------------- reading
 
+def text_reader(tree, refused, errors):
+    """``read(path)`` for ``plan_user`` and ``held``: the text of a file of ``tree`` (a ``_safe_io.UserTree``, or None
+    for a home not made yet: nothing there), or None when it does not exist. A refusal or a file that is not UTF-8
+    (``errors``: the exception classes) raises ``refused(path, exc)``."""
+    def read(path):
+        if tree is None:
+            return None
+        try:
+            data = tree.read(path)
+            return None if data is None else _ini.decode(data, path)
+        except errors as exc:
+            raise refused(path, exc)
+    return read
+
+
 def _lenient_section(text, title):
     if text is None:
         return None

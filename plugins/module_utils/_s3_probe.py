@@ -53,8 +53,8 @@ DENIED_CODES = frozenset((
 # 403s that say nothing about the credentials.
 NOT_DENIED_CODES = frozenset(('RequestTimeTooSkewed',))
 
-BUCKET_RE = re.compile(r'^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
-ACCESS_KEY_RE = re.compile(r'^[A-Za-z0-9._~+=-]+$')
+BUCKET_RE = re.compile(r'[a-z0-9][a-z0-9-]{1,61}[a-z0-9]')   # whole strings only (fullmatch)
+ACCESS_KEY_RE = re.compile(r'[A-Za-z0-9._~+=-]+')
 CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
 XML_CODE_RE = re.compile(r'<Code>([^<]*)</Code>')
 XML_MESSAGE_RE = re.compile(r'<Message>([^<]*)</Message>')
@@ -258,7 +258,7 @@ def validate_target(operation, bucket, key, timeout=None):
     if operation != 'list_buckets':
         if not bucket:
             raise ProbeError('bucket is required with operation=%s' % operation)
-        if not BUCKET_RE.match(bucket):
+        if not BUCKET_RE.fullmatch(bucket):
             raise ProbeError('bucket %r is not an R2 bucket name (3 to 63 lower-case letters, digits and "-", '
                              'starting and ending with a letter or digit)' % bucket)
     if operation == 'get_object' and not key:
@@ -275,7 +275,7 @@ def validate_credentials(creds, endpoint_hint=''):
     where = ' in ' + creds['where'] if creds.get('where') else ''
     if not creds.get('access_key_id'):
         raise ProbeError('no access key id%s' % where)
-    if not ACCESS_KEY_RE.match(creds['access_key_id']):
+    if not ACCESS_KEY_RE.fullmatch(creds['access_key_id']):
         # no value in the message: a secret pasted into the wrong field must not show
         raise ProbeError('the access key id%s may only have letters, digits and . _ ~ + = -' % where)
     if not creds.get('secret_access_key'):

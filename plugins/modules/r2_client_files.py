@@ -280,15 +280,9 @@ def open_user(params, check_mode):
 
 
 def reader(tree, user):
-    def read(path):
-        if tree is None:
-            return None
-        try:
-            data = tree.read(path)
-            return None if data is None else _ini.decode(data, path)
-        except (_safe_io.UnsafePath, _ini.IniError, OSError) as exc:
-            raise ClientFilesError('user %s: %s: refused, nothing was changed: %s' % (user, path, to_native(exc)))
-    return read
+    return _client_files.text_reader(tree, lambda path, exc: ClientFilesError(
+        'user %s: %s: refused, nothing was changed: %s' % (user, path, to_native(exc))),
+        (_safe_io.UnsafePath, _ini.IniError, OSError))
 
 
 def predicted(tree, path, old, new):

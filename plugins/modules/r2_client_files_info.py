@@ -184,14 +184,8 @@ def describe(spec):
     except (_client_files.LayoutError, _safe_io.UnsafePath, OSError) as exc:
         raise InfoError('user %s: %s' % (user, to_native(exc)))
 
-    def read(path):
-        if tree is None:
-            return None
-        try:
-            data = tree.read(path)
-            return None if data is None else _ini.decode(data, path)
-        except (_safe_io.UnsafePath, _ini.IniError, OSError) as exc:
-            raise InfoError('user %s: %s: refused: %s' % (user, path, to_native(exc)))
+    read = _client_files.text_reader(tree, lambda path, exc: InfoError(
+        'user %s: %s: refused: %s' % (user, path, to_native(exc))), (_safe_io.UnsafePath, _ini.IniError, OSError))
 
     for profile in spec['profiles']:
         if not _client_files.NAME_RE.fullmatch(profile['name']):

@@ -451,3 +451,12 @@ def test_probe_without_an_answer_keeps_what_is_known(fake):
 ])
 def test_unmet_message(operation, bucket, expect, answer, message):
     assert _s3_probe.unmet_message('who', operation, bucket, expect, dict(answer, endpoint_url='E')) == message
+
+
+def test_a_trailing_newline_is_refused_in_a_bucket_and_an_access_key_id():
+    """Patterns hold whole strings: ``$`` would let a trailing newline through."""
+    with pytest.raises(_s3_probe.ProbeError, match='is not an R2 bucket name'):
+        _s3_probe.validate_target('get_object', 'media\n', 'k')
+    with pytest.raises(_s3_probe.ProbeError, match='the access key id may only have'):
+        _s3_probe.validate_credentials({'access_key_id': 'ed17574386854bf78a67040be0a770b0\n',
+                                        'secret_access_key': 's' * 64, 'endpoint_url': 'https://x.example'})
