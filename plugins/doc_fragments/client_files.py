@@ -31,8 +31,8 @@ options:
 notes:
   - "Safe against the host's own users: every file is opened without following a link, component by component
     from the home down, and checked on the open descriptor. Symbolic links, FIFOs, sockets, devices, files with
-    more than one hard link, files over 1 MiB and files or folders owned by anyone but the user or root are
-    refused with one message naming the user and the path, and nothing is read from or written to them."
+    more than one hard link, files over 1 MiB, files owned by anyone but the user and folders owned by anyone but
+    the user or root are refused with one message naming the user and the path, and nothing is read from or written to them."
   - Folders outside the home (path overrides) must exist, be owned by the user or root, and not be writable by
     group or others unless sticky; they are never created or changed.
 '''

@@ -71,8 +71,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_C
 _ADMIN_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK | _O_CLOEXEC
 # Folders on the way are only looked up in (O_PATH needs no read permission: /home may be 0711).
 _WALK_FLAGS = (os.O_PATH | os.O_DIRECTORY | _O_CLOEXEC) if hasattr(os, 'O_PATH') else _ADMIN_DIR_FLAGS
-# The home's parent is only looked up in (O_PATH needs no read permission: /home may be 0711).
-_HOME_PARENT_FLAGS = (os.O_PATH | os.O_DIRECTORY | _O_CLOEXEC) if hasattr(os, 'O_PATH') else _ADMIN_DIR_FLAGS
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_NOCTTY | _O_CLOEXEC
 _CHUNK = 64 * 1024
@@ -167,7 +165,7 @@ def walk(path, flags=_WALK_FLAGS, create=False):
     None when a folder is missing and ``create`` is false.
     """
     parts = [part for part in _normalize(path, 'folder').split('/') if part]
-    fd = os.open('/', _WALK_FLAGS)
+    fd = os.open('/', flags if not parts else _WALK_FLAGS)
     current = ''
     try:
         for index, part in enumerate(parts):
@@ -347,7 +345,7 @@ class UserTree(object):
 
     def _open_home(self, create=False):
         parent, name = posixpath.split(self.home)
-        pfd = walk(parent, _HOME_PARENT_FLAGS, create=create) if parent != '/' else os.open('/', _HOME_PARENT_FLAGS)
+        pfd = walk(parent, _WALK_FLAGS, create=create)
         if pfd is None:
             raise _refuse(self.home, 'the home folder does not exist (nor does %s)' % parent)
         try:
@@ -605,8 +603,8 @@ class UserTree(object):
         """Bytes of the regular file at absolute ``path``, or None if it (or a folder on the way) does not exist.
 
         Refuses (UnsafePath) links, FIFOs, sockets, devices, folders, files with more than one hard link,
-        files or folders owned by anyone but uid or root, and files larger than ``max_bytes`` (at most
-        ``max_bytes + 1`` bytes are ever read).
+        files owned by anyone but uid, folders owned by anyone but uid or root, and files larger than
+        ``max_bytes`` (at most ``max_bytes + 1`` bytes are ever read).
         """
         path = _normalize(path)
         try:
@@ -684,7 +682,7 @@ class UserTree(object):
         Returns 'created', 'changed' or 'unchanged' (same bytes, owner and mode: nothing written).
         Missing folders below home are created 0700 (never outside home); an existing leaf folder of the
         user's wider than 0700 is tightened and recorded in ``tightened``.  An existing target that is not
-        a plain regular file of uid or root raises UnsafePath and nothing is touched.
+        a plain regular file of uid raises UnsafePath and nothing is touched.
         """
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)

@@ -88,8 +88,8 @@ options:
         type: path
 notes:
   - Files are read with the same rules as M(cloudflare_r2.credentials.r2_client_files) writes them (no link
-    followed, regular files only, at most 1 MiB, owned by the user or root); a path that breaks a rule fails the
-    module with one message naming the user and the path.
+    followed, regular files only, at most 1 MiB, owned by the user, in folders of the user or root); a path that
+    breaks a rule fails the module with one message naming the user and the path.
 seealso:
   - module: cloudflare_r2.credentials.r2_client_files
 author:

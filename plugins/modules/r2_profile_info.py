@@ -81,7 +81,7 @@ notes:
     C(R2_CREDENTIALS_EXPIRATION)); other keys are never returned, whatever their name (changed in 0.2.0: 0.1
     returned every key that did not look secret)."
   - Files are read without following a link (neither the file nor its folder), only when they are regular files
-    with one link owned by the folder's owner or root, and at most 1 MiB; anything else fails the module with a
+    with one link owned by the folder's owner, and at most 1 MiB; anything else fails the module with a
     message naming the path. A FIFO cannot make it hang.
   - Reading another user's files needs the privileges to do so (C(become)).
 seealso:
