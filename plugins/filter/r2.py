@@ -11,6 +11,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError, check_api_token
 
 
 def r2_endpoint(account_id, jurisdiction='default'):
@@ -27,6 +28,11 @@ def r2_s3_secret(token_value):
         # The value itself is never echoed: it is a secret.
         raise AnsibleFilterError('r2_s3_secret: expects a non-empty token value string, got %s'
                                  % type(token_value).__name__)
+    try:
+        # a value with a newline would silently give a secret that Cloudflare never accepts
+        check_api_token(token_value, 'the token value')
+    except CloudflareError as exc:
+        raise AnsibleFilterError('r2_s3_secret: %s' % exc)
     return _r2.s3_secret(token_value)
 
 

@@ -98,6 +98,7 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareAuthError,
     CloudflareClient,
     CloudflareError,
+    check_api_token,
 )
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
@@ -126,8 +127,10 @@ class LookupModule(LookupBase):
 
         results = []
         for index, value in enumerate(terms):
-            if not isinstance(value, str) or not value.strip():
-                raise AnsibleLookupError('r2_credentials: term %d is not a token value (a non-empty string)' % index)
+            try:
+                check_api_token(value, 'term %d' % index)
+            except CloudflareError as exc:
+                raise AnsibleLookupError('r2_credentials: %s' % exc)
             client = CloudflareClient(value, api_url=options['api_url'], timeout=options['timeout'],
                                       validate_certs=options['validate_certs'], retries=options['retries'],
                                       log=display.vvv)

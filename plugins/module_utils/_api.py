@@ -25,6 +25,8 @@ import random
 import re
 import time
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
+
 try:
     from importlib.util import find_spec
     HAS_REQUESTS = find_spec('requests') is not None
@@ -60,14 +62,14 @@ IDEMPOTENT_METHODS = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'))
 # table against Cloudflare's OpenAPI extract). Used to turn a 403 into a
 # message that names what the token is missing.
 _PERMISSION_TABLE = (
-    (re.compile(r'^/user/tokens/verify$'), None, None),
-    (re.compile(r'^/accounts/[^/]+/tokens/verify$'), None, None),
-    (re.compile(r'^/user/tokens(/.*)?$'), ('API Tokens Read', 'API Tokens Write'), ('API Tokens Write',)),
-    (re.compile(r'^/accounts/[^/]+/tokens(/.*)?$'),
+    (re.compile(r'/user/tokens/verify'), None, None),
+    (re.compile(r'/accounts/[^/]+/tokens/verify'), None, None),
+    (re.compile(r'/user/tokens(/.*)?'), ('API Tokens Read', 'API Tokens Write'), ('API Tokens Write',)),
+    (re.compile(r'/accounts/[^/]+/tokens(/.*)?'),
      ('Account API Tokens Read', 'Account API Tokens Write'), ('Account API Tokens Write',)),
     # The schema names no group for minting temporary credentials: the caller is the parent token.
-    (re.compile(r'^/accounts/[^/]+/r2/temp-access-credentials$'), None, None),
-    (re.compile(r'^/accounts/[^/]+/r2/buckets$'),
+    (re.compile(r'/accounts/[^/]+/r2/temp-access-credentials'), None, None),
+    (re.compile(r'/accounts/[^/]+/r2/buckets'),
      ('Workers R2 Storage Read', 'Workers R2 Storage Write'), ('Workers R2 Storage Write',)),
 )
 
@@ -75,13 +77,41 @@ _PERMISSION_TABLE = (
 def required_permission_groups(method, path):
     """Return the permission groups of which a call needs one, or None."""
     for pattern, read_groups, write_groups in _PERMISSION_TABLE:
-        if pattern.match(path):
+        if pattern.fullmatch(path):
             return read_groups if method.upper() == 'GET' else write_groups
     return None
 
 
 class CloudflareError(Exception):
     """Base class. Messages never contain token values, secrets or request bodies."""
+
+
+class CloudflareInputError(CloudflareError):
+    """A connection option is unusable; raised before any request."""
+
+
+# What a Cloudflare API token value is made of (cfut_/cfat_ plus URL-safe base64, or 40 characters of the same
+# alphabet for older tokens). Checked whole, so a newline from a YAML block or a vault file never reaches the
+# Authorization header, where requests would quote the value in its exception.
+API_TOKEN_RE = re.compile(r'[A-Za-z0-9._~+/=-]+')
+
+
+def check_api_token(value, field='api_token'):
+    """Raise CloudflareInputError, naming ``field`` and never the value, unless ``value`` is a usable token."""
+    if not isinstance(value, str) or not value:
+        if field == 'api_token':
+            raise CloudflareInputError('api_token is required: set the api_token option or the CLOUDFLARE_API_TOKEN '
+                                       'environment variable')
+        raise CloudflareInputError('%s: a token value is required (a non-empty string)' % field)
+    if value != value.strip():
+        raise CloudflareInputError('%s: the token value has leading or trailing whitespace (a YAML block scalar or a '
+                                   'file read without stripping adds a newline); give the value alone. The value is '
+                                   'not shown.' % field)
+    if _text.has_control(value) or not API_TOKEN_RE.fullmatch(value):
+        raise CloudflareInputError('%s: the token value holds a character no Cloudflare API token has (control '
+                                   'characters, spaces or non-ASCII text); give the value alone. The value is not '
+                                   'shown.' % field)
+    return value
 
 
 class CloudflareTransportError(CloudflareError):
@@ -166,6 +196,7 @@ class CloudflareClient:
 
     def __init__(self, api_token, api_url=None, timeout=30, validate_certs=True, retries=5,
                  retry_max_delay=60, retry_base_delay=1.0, log=None, sleep=None, session=None):
+        check_api_token(api_token)
         if not HAS_REQUESTS and session is None:
             raise CloudflareError('the Python library "requests" is required')
         self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
@@ -180,6 +211,8 @@ class CloudflareClient:
             session = requests.Session()
             # Proxies, REQUESTS_CA_BUNDLE etc. come from the environment (trust_env).
             session.trust_env = True
+        # what an error answer must never echo back into a message (a proxy or the API quoting the header)
+        self._secret_forms = _text.escaped_forms(api_token)
         session.verify = bool(validate_certs)
         session.headers.update({
             'Authorization': 'Bearer %s' % api_token,
@@ -263,9 +296,9 @@ class CloudflareClient:
             # The body is not echoed: it could hold a token value.
             raise CloudflareTransportError('%s %s: HTTP %d with a body that is not a Cloudflare API envelope'
                                            % (method, path, status))
-        errors = envelope.get('errors') or []
         if status < 400 and envelope.get('success') is True:
             return envelope
+        errors = _text.redact(envelope.get('errors') or [], self._secret_forms)
         detail = format_errors(errors) or 'no error detail'
         where = '%s %s' % (method, path)
         if status == 401:
@@ -351,16 +384,26 @@ def _not_sent(exc):
 
 
 def _describe_transport_error(exc):
+    """What went wrong, by exception type only: the text of a transport exception can quote the request's headers
+    (requests' InvalidHeader quotes the Authorization value) or a URL with credentials in it."""
     if requests is not None:
         if isinstance(exc, requests.exceptions.Timeout):
-            return 'timed out'
+            return 'timed out (%s)' % type(exc).__name__
         if isinstance(exc, requests.exceptions.SSLError):
             return 'TLS error (%s); set validate_certs only if you trust the endpoint' % type(exc).__name__
         if isinstance(exc, requests.exceptions.ConnectionError):
-            return 'connection error (%s)' % _short(exc)
-    return '%s: %s' % (type(exc).__name__, _short(exc))
+            return 'connection error (%s)' % _cause(exc)
+    return 'request failed (%s)' % type(exc).__name__
 
 
-def _short(exc):
-    text = str(exc)
-    return text if len(text) < 300 else text[:300] + '...'
+def _cause(exc):
+    """The exception's type and, for a wrapped urllib3 error, the type of the reason (ProtocolError,
+    NewConnectionError...), which says whether the request can have reached the server."""
+    names = [type(exc).__name__]
+    reason = exc.args[0] if exc.args else None
+    for dummy in range(3):
+        if reason is None or isinstance(reason, str):
+            break
+        names.append(type(reason).__name__)
+        reason = getattr(reason, 'reason', None) or (reason.args[0] if getattr(reason, 'args', None) else None)
+    return ': '.join(names)

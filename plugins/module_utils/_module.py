@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
@@ -27,7 +29,9 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareApiError,
     CloudflareClient,
     CloudflareError,
+    check_api_token,
 )
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 import (
     JURISDICTIONS,
     PERMISSION_GROUP_NAMES,
@@ -65,9 +69,9 @@ def token_argspec():
 
 def client_from_options(options, log=None):
     """Build a client from a dict of the connection options (modules and plugins)."""
-    if not options.get('api_token'):
-        raise R2ValueError('api_token is required: set the api_token option or the CLOUDFLARE_API_TOKEN '
-                           'environment variable')
+    token = options.get('api_token')
+    from_env = bool(token) and token == os.environ.get('CLOUDFLARE_API_TOKEN')
+    check_api_token(token, 'api_token (from CLOUDFLARE_API_TOKEN)' if from_env else 'api_token')
     if options.get('timeout') is not None and options['timeout'] <= 0:
         raise R2ValueError('timeout must be a positive number of seconds')
     if options.get('retries') is not None and options['retries'] < 0:
@@ -89,6 +93,9 @@ class R2Module:
         spec = connection_argspec()
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        # Masking matches exact strings: a secret quoted by repr() or JSON (a newline shown as \\n) must be masked too.
+        for value in list(self.module.no_log_values):
+            self.module.no_log_values.update(_text.escaped_forms(value))
         self.params = self.module.params
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))

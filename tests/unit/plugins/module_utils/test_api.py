@@ -23,6 +23,7 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareTransportError,
     CloudflareUncertainWrite,
 )
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils import secret_forms
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import (
     FakeResponse,
     envelope,
@@ -249,3 +250,170 @@ def test_permission_table_matches_the_official_schema():
             assert (sorted(got) if got else None) == (sorted(expected) if expected else None), (method, path)
             checked += 1
     assert checked == 19
+
+
+# --- No form of the token reaches a message or a log line (issue 9, build 1) -------------------------------------
+# The value of the client's token is quoted by some transport exceptions (requests' InvalidHeader quotes the
+# Authorization header; others can carry it in their arguments). Messages and ``log`` lines give the exception's
+# type, the method and the URL path only, through retries and whatever the exception holds.
+
+API_HOST = 'api.example.test'
+
+
+def token_bearing_errors(token):
+    """(id, exception) pairs whose text or arguments hold the token, as requests, urllib3 and http.client raise."""
+    import urllib3
+    bearer = 'Bearer %s' % token
+    return [
+        ('InvalidHeader', requests.exceptions.InvalidHeader(
+            "Invalid leading whitespace, reserved character(s), or return character(s) in header value: %r"
+            % (bearer + '\n'))),
+        ('ProtocolError', requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
+            'Connection aborted.', ConnectionResetError(104, 'Connection reset by peer after %s' % bearer)))),
+        ('ProtocolError-first-arg', requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
+            'Connection aborted while sending Authorization: %s' % bearer))),
+        ('MaxRetryError', requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, '/client/v4/user/tokens?probe=%s' % token, urllib3.exceptions.NewConnectionError(
+                None, 'Failed to establish a new connection for %s' % bearer)))),
+        ('ReadTimeout', requests.exceptions.ReadTimeout('Read timed out (%s)' % bearer)),
+        ('ConnectTimeout', requests.exceptions.ConnectTimeout('Connect timed out (%s)' % bearer)),
+        ('SSLError', requests.exceptions.SSLError('certificate verify failed sending %s' % bearer)),
+        ('ChunkedEncodingError', requests.exceptions.ChunkedEncodingError('broken body after %s' % bearer)),
+        ('http.client ValueError', ValueError('Invalid header value %r' % (bearer + '\r\n').encode())),
+        ('UnicodeEncodeError', UnicodeEncodeError('latin-1', bearer + '\u0434', len(bearer), len(bearer) + 1,
+                                                  'ordinal not in range(256)')),
+        ('wrapped in a dict', requests.exceptions.ConnectionError({'Authorization': bearer})),
+        ('RuntimeError', RuntimeError(bearer)),
+    ]
+
+
+def _errors_ids():
+    return [name for name, dummy in token_bearing_errors(TOKEN)]
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST'])
+@pytest.mark.parametrize('index', range(len(_errors_ids())), ids=_errors_ids())
+def test_transport_errors_are_described_by_type_method_and_path_only(method, index):
+    name, error = token_bearing_errors(TOKEN)[index]
+    lines = []
+    # the same error on every attempt: a GET is retried (log lines), a POST may be retried when provably unsent
+    client, session, sleeps = make_client([error] * 3, retries=2, log=lines.append)
+    with pytest.raises(CloudflareTransportError) as err:
+        client.call(method, '/user/tokens', body={} if method == 'POST' else None)
+    texts = [str(err.value), repr(err.value)] + lines
+    secret_forms.assert_no_leak('\n'.join(texts), {'token': secret_forms.forms(TOKEN, TOKEN)}, '%s %s' % (name, method))
+    assert 'Bearer' not in '\n'.join(texts) and 'Authorization' not in '\n'.join(texts)
+    for text in [str(err.value)] + lines:
+        assert '%s /user/tokens' % method in text, text
+        assert type(error).__name__ in text, text
+        # the URL path only: not the host (an api_url may carry credentials), not the query
+        assert API_HOST not in text and 'probe' not in text, text
+    assert len(lines) == len(session.calls) - 1
+
+
+def test_a_real_invalid_header_from_requests_never_shows_the_token():
+    """requests itself, with a header value that ends in a newline (as a token from a YAML block would)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    lines = []
+    client = CloudflareClient(TOKEN, api_url='http://127.0.0.1:%d/client/v4' % port, retries=1, log=lines.append,
+                              sleep=lambda s: None)
+    client.session.headers['Authorization'] = 'Bearer %s\n' % TOKEN   # past check_api_token, as before the fix
+    with pytest.raises(CloudflareTransportError) as err:
+        client.call('GET', '/user/tokens/verify')
+    text = '\n'.join([str(err.value)] + lines)
+    secret_forms.assert_no_leak(text, {'token': secret_forms.forms(TOKEN + '\n', TOKEN)})
+    assert 'InvalidHeader' in text
+
+
+def test_real_connection_refused_and_reset_show_type_method_and_path():
+    import socket
+    import threading
+    lines = []
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        closed = sock.getsockname()[1]
+    # a server that accepts, reads the request and resets the connection (SO_LINGER 0)
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(8)
+    stop = threading.Event()
+
+    def serve():
+        import struct
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, dummy = server.accept()
+            except socket.timeout:
+                continue
+            conn.recv(65536)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            conn.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        for port, kind in ((closed, 'NewConnectionError'), (server.getsockname()[1], 'ProtocolError')):
+            client = CloudflareClient(TOKEN, api_url='http://127.0.0.1:%d/client/v4' % port, retries=1,
+                                      log=lines.append, sleep=lambda s: None)
+            with pytest.raises(CloudflareTransportError) as err:
+                client.call('GET', '/user/tokens/verify')
+            text = str(err.value)
+            assert 'GET /user/tokens/verify' in text and kind in text, text
+            assert '127.0.0.1' not in text and str(port) not in text, text
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    secret_forms.assert_no_leak('\n'.join(lines), {'token': secret_forms.forms(TOKEN, TOKEN)}, 'log lines')
+    assert len(lines) == 2
+
+
+@pytest.mark.parametrize('case', secret_forms.hostile_cases(), ids=lambda c: c[0])
+def test_a_hostile_token_is_refused_before_any_request_without_its_value(case):
+    name, value, token = case
+    session = ScriptedSession([])
+    with pytest.raises(_api.CloudflareInputError) as err:
+        CloudflareClient(value, session=session)
+    its = {name: secret_forms.forms(value, token)}
+    secret_forms.assert_no_leak(str(err.value), its)
+    assert 'api_token' in str(err.value)
+    assert session.calls == [] and 'Authorization' not in session.headers
+    with pytest.raises(_api.CloudflareInputError) as err:
+        _api.check_api_token(value, 'term 3')
+    secret_forms.assert_no_leak(str(err.value), its)
+    assert str(err.value).startswith('term 3') and 'api_token' not in str(err.value)
+
+
+@pytest.mark.parametrize('value', ['', None, 42, b'cfut_' + b'A' * 40])
+def test_a_missing_or_non_string_token_is_refused_naming_the_field(value):
+    with pytest.raises(_api.CloudflareInputError) as err:
+        _api.check_api_token(value)
+    assert 'api_token' in str(err.value)
+
+
+def test_a_good_token_of_every_known_shape_is_accepted():
+    for value in (TOKEN, 'cfat_' + 'a1B2' * 10, 'A' * 40, 'abc-DEF_123.xyz~+/=' + 'q' * 21):
+        assert _api.check_api_token(value) == value
+
+
+@pytest.mark.parametrize('echo', [
+    'Authorization header Bearer %s is malformed' % TOKEN,
+    # quoted as JSON or repr would quote it, and cut short as a log line or a proxy's page would cut it
+    'bad header: {"Authorization": %s}' % json.dumps('Bearer ' + TOKEN),
+    "bad header: 'Bearer %s'" % TOKEN,
+    'Authorization: Bearer %s...' % TOKEN[:32],
+], ids=['whole', 'json', 'repr', 'cut short'])
+def test_an_error_envelope_that_quotes_the_token_is_not_echoed(echo):
+    """A proxy or an API error that quotes the request's Authorization header: the client's message (shown by the
+    r2_credentials lookup on the controller, where no no_log masking applies) must not carry the token."""
+    for status in (400, 403, 404, 500):
+        client, dummy, dummy2 = make_client([envelope(None, status, errors=[{'code': 6003, 'message': echo}])],
+                                            retries=0)
+        with pytest.raises(CloudflareApiError) as err:
+            client.call('GET', '/user/tokens/verify')
+        its = {'token': secret_forms.forms(TOKEN, TOKEN)}
+        secret_forms.assert_no_leak(str(err.value), its, 'HTTP %d message' % status)
+        secret_forms.assert_no_leak(err.value.errors, its, 'HTTP %d errors' % status)
