@@ -13,9 +13,11 @@ import os
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import ArgumentValueError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError, check_api_token
 
 INFO_MODULE = 'cloudflare_r2.credentials.r2_client_files_info'
 # The provision role's own argument spec (its one truth for the role's variables), read once per run: the
@@ -45,6 +47,16 @@ class ActionModule(ActionBase):
             # as validate_argument_spec does it: the role's variables, templated, against its entry point's spec
             provided = self._templar.template(dict((name, task_vars[name]) for name in INSPECT_SPEC if name in task_vars))
             checked = ArgumentSpecValidator(INSPECT_SPEC).validate(provided, validate_role_argument_spec=True)
+            # checked here, before any host is read, with a message that names the variable and not the value; the
+            # reconcile runs on the controller, where an empty provision_api_token means CLOUDFLARE_API_TOKEN
+            token, field = provided.get('provision_api_token'), 'provision_api_token'
+            if not token and os.environ.get('CLOUDFLARE_API_TOKEN'):
+                token, field = os.environ['CLOUDFLARE_API_TOKEN'], 'CLOUDFLARE_API_TOKEN (provision_api_token is empty)'
+            if token:
+                try:
+                    check_api_token(token, field)
+                except CloudflareError as exc:
+                    checked.errors.append(ArgumentValueError(str(exc)))
             if checked.error_messages:
                 result.update(failed=True, argument_errors=checked.error_messages,
                               msg='%s: validation of the provision role\'s variables failed:\n%s'
@@ -63,7 +75,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg='; '.join(plan['errors']))
             return result
         plan['inspect'] = _provision.inspect_spec(plan, args.get('settings'))
-        observed = []
+        observed, machine = [], None
         # a revocation reads nothing (and connects to nothing): an unreachable host's tokens go all the same
         try:
             if mode != 'revoke' and plan['inspect']:
@@ -74,10 +86,11 @@ class ActionModule(ActionBase):
                     held['modules'] = result['modules']
                     return held
                 observed = held.get('users') or []
+                machine = held.get('machine')
         finally:
             if self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
-        _provision.apply_observed(plan, observed, args.get('settings'))
+        _provision.apply_observed(plan, observed, args.get('settings'), machine)
         if mode != 'revoke' and plan['missing_users']:
             result.update(failed=True, msg='%s: provision_credentials: user(s) %s do not exist on this host (credential '
                                            'field user, or provision_user); create them first'

@@ -89,6 +89,11 @@ class ActionModule(ActionBase):
                 result['checks'] = checked.get('checks', [])
                 if checked['failed']:
                     result.update(failed=True, msg='%s: %s' % (host, checked.get('msg')))
+                    return result
+            # what was applied for this host is written above; its own failed entries fail it now
+            failure = _provision.failure_of(host, handed)
+            if failure:
+                result.update(failed=True, msg=failure)
         finally:
             if self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, cloudflare_r2.credentials contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters behind the provision role: r2_provision_plan, r2_provision_entries, r2_provision_result,
-r2_provision_render.
+"""Filters behind the provision role: r2_provision_plan, r2_provision_entries, r2_provision_fleet,
+r2_provision_result, r2_provision_render.
 
 Documented in the .yml files of the same names; the model is module_utils/_provision.py.
 """
@@ -36,9 +36,17 @@ def r2_provision_entries(plan):
     return _provision.entries_of_host(plan)
 
 
-def r2_provision_result(result, inspected):
+def r2_provision_fleet(inspected):
+    """The reconcile's entries from the inspect results of every host, leaving out (with a message each) the hosts
+    that are one machine and write the same user's client files."""
+    if not isinstance(inspected, list):
+        raise AnsibleFilterError('r2_provision_fleet: expects the list of the hosts\' inspect results')
+    return _provision.fleet(inspected)
+
+
+def r2_provision_result(result, inspected, conflict=None):
     """The part of the r2_credential_set result that belongs to one host (from its inspect result)."""
-    return _provision.result_for_host(result, inspected)
+    return _provision.result_for_host(result, inspected, conflict)
 
 
 def r2_provision_render(plan, credentials, check_mode=False):
@@ -54,6 +62,7 @@ class FilterModule(object):
         return {
             'r2_provision_plan': r2_provision_plan,
             'r2_provision_entries': r2_provision_entries,
+            'r2_provision_fleet': r2_provision_fleet,
             'r2_provision_render': r2_provision_render,
             'r2_provision_result': r2_provision_result,
         }

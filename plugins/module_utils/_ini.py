@@ -28,9 +28,10 @@ __metaclass__ = type
 
 import configparser
 import re
-import unicodedata
 
 from ansible.module_utils.common.text.converters import to_native, to_text
+
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
 
 BUILTIN_SECRET_KEYS = ('aws_secret_access_key', 'aws_session_token', 'secret_access_key', 'session_token',
                        'secret_key', 'access_token')
@@ -62,15 +63,23 @@ def secret_predicate(extra=()):
     return lambda key: key.lower() in names or SECRET_NAME_RE.search(key.lower()) is not None
 
 
-def has_control(text):
-    """Whether ``text`` holds a character no client-file name or value may hold: C0 and C1 controls, DEL, Unicode
-    format characters (Cf: bidi overrides, zero-width) and line or paragraph separators."""
-    for char in text:
-        if char == '\t':
-            continue
-        if unicodedata.category(char) in ('Cc', 'Cf', 'Zl', 'Zp'):
-            return True
-    return False
+def has_control(text, allow_tab=False):
+    """Whether ``text`` holds a character no client-file name, key or value may hold: C0 and C1 controls (a tab
+    included, unless ``allow_tab``), DEL, Unicode format characters (Cf: bidi overrides, zero-width) and line or
+    paragraph separators (the collection's one rule, ``_text.has_control``).
+
+    Everything the collection writes is checked without a tab: some clients read a tab (or U+2028) in a name or
+    value differently than others. A tab is only ever allowed where a file is read (the indentation of a line).
+    """
+    return _text.has_control(text, allow_tab=allow_tab)
+
+
+def check_written(text, what):
+    """Refuse to write ``text`` (a section name, key, value or comment) holding a control character; ``what``
+    names it in the message (never the text: a value may be a secret)."""
+    if has_control(text):
+        raise IniError('%s: must not contain a line break, a tab or another control character' % what)
+    return text
 
 
 def shown(name):
@@ -260,25 +269,35 @@ def render_scalar(value):
     return to_text(value).strip()
 
 
+def written_scalar(value, key):
+    """``render_scalar`` of a value to write, refused when it holds a control character anywhere: also at its ends,
+    which a strip would hide (a value is written as given, or not at all)."""
+    check_written(to_text(value), 'the value of %s' % shown(key))
+    return render_scalar(value)
+
+
 def render_line(indent, key, value, newline):
-    text = render_scalar(value)
+    check_written(key, 'key %s' % shown(key))
+    text = written_scalar(value, key)
     return '%s%s = %s%s' % (indent, key, text, newline) if text != '' else '%s%s =%s' % (indent, key, newline)
 
 
 def validate_values(values):
     def check_key(key, where):
         if not isinstance(key, str) or not key.strip() or key != key.strip():
-            raise ProfileError('values: key %r%s must be a non-empty string without surrounding blanks' % (key, where))
+            raise ProfileError('values: key %s%s must be a non-empty string without surrounding blanks'
+                               % (shown(key) if isinstance(key, str) else repr(key), where))
         if re.search(r'[=:]', key) or has_control(key) or key[0] in '#;[':
-            raise ProfileError('values: key %r%s may not contain "=", ":", a line break or another control '
-                               'character, nor start with "#", ";" or "["' % (key, where))
+            raise ProfileError('values: key %s%s may not contain "=", ":", a line break, a tab or another control '
+                               'character, nor start with "#", ";" or "["' % (shown(key), where))
 
     def check_value(key, value):
         if isinstance(value, (list, tuple)):
             raise ProfileError('values: the value of %s is a list; use a string, number, boolean, dict or null' % key)
-        if value is not None and has_control(render_scalar(value)):
+        if value is not None and has_control(to_text(value)):
             # never echo the value: it may be a secret
-            raise ProfileError('values: the value of %s contains a line break or another control character' % key)
+            raise ProfileError('values: the value of %s contains a line break, a tab or another control character'
+                               % key)
 
     seen = set()
     for key, value in values.items():
@@ -304,7 +323,7 @@ def validate_section(section):
     if not isinstance(section, str) or not section.strip():
         raise ProfileError('section: must be a non-empty string')
     if ']' in section or has_control(section):
-        raise ProfileError('section: may not contain "]", a line break or another control character')
+        raise ProfileError('section: may not contain "]", a line break, a tab or another control character')
 
 
 # ----------------------------------------------------------------- editing
@@ -399,7 +418,7 @@ def edit_section(lines, start, end, values, newline, report):
 
 
 def new_section(section_title, values, newline, report):
-    lines = ['[%s]%s' % (section_title, newline)]
+    lines = ['[%s]%s' % (check_written(section_title, 'section %s' % shown(section_title)), newline)]
     for key, value in values.items():
         if value is None:
             continue
@@ -514,7 +533,7 @@ def render_ini(sections, newline='\n'):
     for name, entries in sections:
         if lines:
             lines.append(newline)
-        lines.append('[%s]%s' % (name, newline))
+        lines.append('[%s]%s' % (check_written(name, 'section %s' % shown(name)), newline))
         lines.extend(render_line('', key, value, newline) for key, value in entries if value is not None)
     return ''.join(lines)
 
@@ -523,11 +542,12 @@ def render_env(entries):
     """The text of a ``KEY=VALUE`` file (systemd ``EnvironmentFile=``, ``set -a; . FILE``): ``entries`` is a list of
     (key, value); None is left out. Values are written bare: the values the collection writes (keys, URLs, RFC 3339
     times) hold no blank, quote or shell character, which ``_client_files`` checks before writing."""
-    return ''.join('%s=%s\n' % (key, render_scalar(value)) for key, value in entries if value is not None)
+    return ''.join('%s=%s\n' % (check_written(key, 'key %s' % shown(key)), written_scalar(value, key))
+                   for key, value in entries if value is not None)
 
 
 def comment_lines(lines):
-    return ''.join('# %s\n' % line if line else '#\n' for line in lines)
+    return ''.join('# %s\n' % check_written(line, 'a comment line') if line else '#\n' for line in lines)
 
 
 # ------------------------------------------------------- botocore's reading

@@ -31,15 +31,18 @@ import hashlib
 import json
 import posixpath
 import re
+import string
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _r2, _text
 
 KINDS = ('token', 'temporary')
 STATES = ('present', 'absent')
 ADDRESSING = ('path', 'virtual', 'auto')
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
-USER_RE = re.compile(r'^[a-z_][a-z0-9_.-]{0,31}\$?$')
-URL_RE = re.compile(r'^https?://[^/\s?#]+/?$')
+# whole strings only (fullmatch)
+NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,63}')
+USER_RE = re.compile(r'[a-z_][a-z0-9_.-]{0,31}\$?')
+# the fields of provision_token_name_format
+NAME_FORMAT_FIELDS = ('host', 'name')
 PLACEHOLDER = 'CHECK-MODE-PLACEHOLDER'
 CHECK_KEY = 'r2-credentials-check'
 
@@ -72,6 +75,35 @@ DEFAULT_SETTINGS = {
 
 class ProvisionError(ValueError):
     pass
+
+
+def token_name_format_problem(value):
+    """Why ``provision_token_name_format`` cannot make token names, or None.
+
+    A string whose only fields are ``{host}`` and ``{name}``, both of them (each token must be unique to its host
+    and credential), with no conversion or format spec; ``{{`` and ``}}`` are literal braces.
+    """
+    rule = ('provision_token_name_format: must be a string whose fields are {host} (the inventory hostname) and '
+            '{name} (the credential name), both, and no other (for example "ansible:{host}/{name}"; a literal '
+            'brace is written {{ or }})')
+    if not isinstance(value, str):
+        return '%s; got %s' % (rule, _r2.shown(value))
+    if _text.has_control(value):
+        return 'provision_token_name_format: must not contain %s' % _r2.CONTROL_RULE
+    try:
+        fields = [(field, spec, conversion) for dummy, field, spec, conversion in string.Formatter().parse(value)
+                  if field is not None]
+    except ValueError:
+        return '%s; it has a single { or }' % rule
+    for field, spec, conversion in fields:
+        if field not in NAME_FORMAT_FIELDS:
+            return '%s; it has the field {%s}' % (rule, _r2.shown(field, quote=False))
+        if spec or conversion:
+            return '%s; {%s} has a conversion or format spec' % (rule, field)
+    missing = [f for f in NAME_FORMAT_FIELDS if f not in set(f for f, dummy, dummy2 in fields)]
+    if missing:
+        return '%s; {%s} is missing' % (rule, missing[0])
+    return None
 
 
 def settings_with_defaults(settings):
@@ -109,21 +141,31 @@ def normalize_host(hostname, credentials, settings):
         credentials = []
     if not isinstance(credentials, list):
         return {'errors': ['%s: must be a list of credentials' % prefix], 'credentials': [], 'users': []}
+    if len(credentials) > _r2.HOST_CREDENTIALS_MAX:
+        return {'errors': ['%s: at most %d credentials per host (the collection\'s cap), got %d'
+                           % (prefix, _r2.HOST_CREDENTIALS_MAX, len(credentials))], 'credentials': [], 'users': []}
     try:
         _r2.validate_account_id(settings['account_id'], 'provision_account_id')
     except _r2.R2ValueError as exc:
         errors.append('%s: %s' % (hostname, exc))
+    # checked once for the host: one message, and no token name made from it
+    name_format = settings['token_name_format']
+    format_problem = token_name_format_problem(name_format)
+    if format_problem:
+        errors.append('%s: %s' % (hostname, format_problem))
     overrides = settings['endpoint_overrides'] or {}
     if not isinstance(overrides, dict):
         errors.append('%s: provision_endpoint_overrides: must be a dict of jurisdiction to URL' % hostname)
         overrides = {}
     for jurisdiction, url in overrides.items():
         if jurisdiction not in _r2.JURISDICTIONS:
-            errors.append('%s: provision_endpoint_overrides: unknown jurisdiction %r (known: %s)'
-                          % (hostname, jurisdiction, ', '.join(_r2.JURISDICTIONS)))
-        elif not isinstance(url, str) or not URL_RE.match(url):
-            errors.append('%s: provision_endpoint_overrides.%s: must be an http:// or https:// URL without a path'
-                          % (hostname, jurisdiction))
+            errors.append('%s: provision_endpoint_overrides: unknown jurisdiction %s (known: %s)'
+                          % (hostname, _r2.shown(jurisdiction), ', '.join(_r2.JURISDICTIONS)))
+        else:
+            try:
+                _r2.validate_endpoint(url, 'provision_endpoint_overrides.%s' % jurisdiction, path=False)
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (hostname, exc))
     names = {}
     for index, entry in enumerate(credentials):
         where = '%s[%d]' % (prefix, index)
@@ -131,7 +173,7 @@ def normalize_host(hostname, credentials, settings):
             errors.append('%s: must be a dict' % where)
             continue
         name = entry.get('name')
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             errors.append('%s: name: required, 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or '
                           'digit' % where)
             continue
@@ -163,7 +205,7 @@ def normalize_host(hostname, credentials, settings):
                 where, 'required,' if permission is None else 'must be', ', '.join(_r2.PERMISSIONS[::-1])))
             continue
         user = entry.get('user', settings['user'])
-        if not isinstance(user, str) or not USER_RE.match(user):
+        if not isinstance(user, str) or not USER_RE.fullmatch(user):
             errors.append('%s: user: required (here or as provision_user), a unix user name' % where)
             continue
         flags = {}
@@ -176,25 +218,28 @@ def normalize_host(hostname, credentials, settings):
         if addressing not in ADDRESSING:
             errors.append('%s: addressing_style: must be path, virtual or auto' % where)
         endpoint = entry.get('endpoint_override')
-        if endpoint is not None and (not isinstance(endpoint, str) or not URL_RE.match(endpoint)):
-            errors.append('%s: endpoint_override: must be an http:// or https:// URL without a path' % where)
-            endpoint = None
+        if endpoint is not None:
+            try:
+                _r2.validate_endpoint(endpoint, 'endpoint_override', path=False)
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (where, exc))
+                endpoint = None
         if endpoint is None and overrides:
             if jurisdiction not in overrides:
                 errors.append('%s: jurisdiction: %r has no endpoint in provision_endpoint_overrides (this host reaches '
                               'R2 only through the overrides: add one, or set endpoint_override)'
                               % (where, jurisdiction))
             endpoint = overrides.get(jurisdiction)
-        if endpoint is None and settings['account_id'] and _r2.ACCOUNT_ID_RE.match(str(settings['account_id'])):
+        if endpoint is None and settings['account_id'] and _r2.ACCOUNT_ID_RE.fullmatch(str(settings['account_id'])):
             endpoint = _r2.endpoint_url(settings['account_id'].lower(), jurisdiction)
         profile = entry.get('profile', name)
-        if not isinstance(profile, str) or not NAME_RE.match(profile):
+        if not isinstance(profile, str) or not NAME_RE.fullmatch(profile):
             errors.append('%s: profile: 1 to 64 letters, digits, ".", "_" or "-"' % where)
         cred = {
             'name': name, 'type': kind, 'state': state, 'permission': permission, 'jurisdiction': jurisdiction,
             'user': user, 'profile': profile, 'endpoint': (endpoint or '').rstrip('/'), 'addressing_style': addressing,
             'label': 'host %s, credential %s' % (hostname, name),
-            'key': settings['token_name_format'].format(host=hostname, name=name),
+            'key': None if format_problem else name_format.format(host=hostname, name=name),
         }
         cred.update(flags)
         if not cred['render']:
@@ -215,10 +260,12 @@ def normalize_host(hostname, credentials, settings):
                         cred[field] = _r2.normalize_time(cred[field], field)
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (where, exc))
-            try:
-                _r2.validate_token_name(cred['key'])
-            except _r2.R2ValueError as exc:
-                errors.append('%s: %s (from provision_token_name_format)' % (where, exc))
+            if cred['key'] is not None:
+                try:
+                    # with room for the rotation's ~next: checked here, so that only this host fails
+                    _r2.validate_token_name(cred['key'], 'token name', rotation_room=True)
+                except _r2.R2ValueError as exc:
+                    errors.append('%s: %s (made from provision_token_name_format)' % (where, exc))
         else:
             bucket = entry.get('bucket')
             try:
@@ -238,11 +285,16 @@ def normalize_host(hostname, credentials, settings):
                 errors.append('%s: renew_before: must be an integer from 0 to less than ttl_seconds (%s)'
                               % (where, cred['ttl_seconds']))
             cred['renew_before'] = renew
-            for field in ('prefixes', 'objects'):
+            try:
+                cred['prefixes'], cred['objects'] = _r2.validate_paths(entry.get('prefixes'), entry.get('objects'))
+            except _r2.R2ValueError as exc:
+                errors.append('%s: %s' % (where, exc))
+                cred['prefixes'], cred['objects'] = [], []
+            if cred['key'] is not None:
                 try:
-                    cred[field] = _r2.validate_string_list(entry.get(field), field)
+                    _r2.check_text(cred['key'], 'name')
                 except _r2.R2ValueError as exc:
-                    errors.append('%s: %s' % (where, exc))
+                    errors.append('%s: %s (made from provision_token_name_format)' % (where, exc))
             cred['parent'] = entry.get('parent')
         names[name] = cred
         out.append(cred)
@@ -261,8 +313,8 @@ def normalize_host(hostname, credentials, settings):
         if cred['type'] == 'temporary' and cred['parent'] is not None and cred['state'] == 'present':
             parent = names.get(cred['parent'])
             if parent is None or parent['type'] != 'token' or parent['state'] != 'present':
-                errors.append('%s: provision_credentials (%s): parent: %r is not a token credential of this host '
-                              'with state present' % (hostname, cred['name'], cred['parent']))
+                errors.append('%s: provision_credentials (%s): parent: %s is not a token credential of this host '
+                              'with state present' % (hostname, cred['name'], _r2.shown(cred['parent'])))
             else:
                 cred['parent_key'] = parent['key']
     for cred in out:
@@ -303,14 +355,21 @@ def inspect_spec(plan, settings):
     return [users[user] for user in sorted(users)]
 
 
-def apply_observed(plan, observed_users, settings):
+def apply_observed(plan, observed_users, settings, machine=None):
     """Add the home, the files, the fingerprint and what the host holds (``held``) to every credential of a plan,
     from the ``users`` result of ``r2_client_files_info`` (empty for a revocation, which reads nothing). Sets
-    ``missing_users``: the users that do not exist on the host."""
+    ``missing_users``: the users that do not exist on the host.
+
+    Also sets what ``fleet`` compares between hosts: ``machine``, the identity of the machine the host is (the
+    ``machine`` result of ``r2_client_files_info``, None when unknown), and ``holders``, per user, the folder its
+    client files are under (``home``) and that folder's real identity (``files_id``, None when unknown)."""
     settings = settings_with_defaults(settings)
     plan['render_root'] = settings['render_root']
     observed = dict((u.get('user'), u) for u in observed_users or [])
     homes = dict((user, u.get('home')) for user, u in observed.items() if u.get('exists'))
+    plan['machine'] = machine if isinstance(machine, dict) and machine.get('id') else None
+    plan['holders'] = dict((user, {'home': u.get('home'), 'files_id': u.get('files_id')})
+                           for user, u in observed.items() if u.get('exists'))
     missing = sorted(set(c['user'] for c in plan['credentials'] if c['render'] and c['user'] not in homes
                          and not settings['render_root']))
     for cred in plan['credentials']:
@@ -325,6 +384,58 @@ def apply_observed(plan, observed_users, settings):
         cred['held'] = (held.get('access_key_id') or '', held.get('fingerprint'), held.get('expiration'))
     plan['missing_users'] = missing
     return plan
+
+
+def _shared_files(hosts):
+    """{(machine, user, files_id): [(host, home)]} of the users whose client files two or more hosts write."""
+    claims = {}
+    for item in hosts:
+        plan = item.get('plan') or {}
+        machine = plan.get('machine') or {}
+        if not machine.get('id'):
+            continue   # a machine that could not be identified is compared with none
+        for user, holder in sorted((plan.get('holders') or {}).items()):
+            if (holder or {}).get('files_id'):
+                key = (machine['id'], machine.get('hostname'), user, holder['files_id'])
+                claims.setdefault(key, []).append((item.get('host'), holder.get('home')))
+    return dict((key, holders) for key, holders in claims.items() if len(holders) > 1)
+
+
+def fleet(inspected):
+    """What one reconcile gets from the inspect results of every host (each as ``r2_provision_inspect`` returns it:
+    ``host``, ``plan``, ``entries``, ``account_id``).
+
+    Two hosts that are the same machine (inventory aliases) and write the client files of the same user in the same
+    folder would hand each other's token out and roll it on every run: neither is reconciled, and each gets a
+    message naming both hosts, the user and the folder. Returns ``tokens`` and ``temporary`` (the entries of the
+    other hosts, in order), ``hosts`` and ``accounts`` (theirs) and ``errors`` ({host: message}).
+    """
+    hosts = [i for i in (inspected or []) if isinstance(i, dict) and isinstance(i.get('entries'), dict)]
+    errors = {}
+    shared = sorted(_shared_files(hosts).items(), key=lambda item: item[1][0][0] or '')
+    for (dummy, machine_name, user, dummy2), holders in shared:
+        for host, home in holders:
+            for other, other_home in holders:
+                if other == host:
+                    continue
+                where = home if other_home == home else '%s, as %s on %s' % (home, other_home, other)
+                message = ('hosts %s and %s are the same machine (%s) and write the client files of user %s in the '
+                           'same folder (%s): each run would hand out one host\'s token and roll the other\'s, so '
+                           'neither is provisioned. Keep one of them in the inventory, or give them different '
+                           'users or provision_render_root' % (host, other, machine_name, user, where))
+                errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
+    kept = [i for i in hosts if i.get('host') not in errors]
+    accounts = []
+    for item in kept:
+        if item.get('account_id') not in accounts:
+            accounts.append(item.get('account_id'))
+    return {
+        'tokens': [e for i in kept for e in i['entries'].get('tokens') or []],
+        'temporary': [e for i in kept for e in i['entries'].get('temporary') or []],
+        'hosts': [i.get('host') for i in kept],
+        'accounts': accounts,
+        'errors': errors,
+    }
 
 
 def entries_of_host(plan):
@@ -373,12 +484,14 @@ def check_of(cred):
     return None
 
 
-def result_for_host(result, inspected):
+def result_for_host(result, inspected, conflict=None):
     """The part of an ``r2_credential_set`` result that belongs to one host: {credentials, error, work}.
 
     ``inspected`` is the host's inspect result (its ``entries``, and its ``plan``); ``work`` says whether its
     render has anything to do: a credential with new material, a profile to remove, or a failure to report. A
-    converged host skips its render task.
+    converged host skips its render task. The host gets every entry that was applied for it, new secrets
+    included, even when another of its entries failed; ``error`` is then the failures of its own entries only
+    (or the reconcile's message when it failed before its writes, or ``conflict``, a reason to leave the host out).
     """
     result = result or {}
     inspected = inspected or {}
@@ -386,8 +499,14 @@ def result_for_host(result, inspected):
     names = set(e['name'] for e in (entries or {}).get('tokens', []) + (entries or {}).get('temporary', []))
     credentials = dict((k, v) for k, v in (result.get('credentials') or {}).items() if k in names)
     removes = any(c['state'] == 'absent' and c['render'] for c in (inspected.get('plan') or {}).get('credentials', []))
-    # failed_when: false clears "failed": a module failure is the result with a message
-    error = result.get('msg') or ''
+    failures = result.get('failures') or {}
+    if conflict:
+        error = conflict
+    elif failures:
+        error = '; '.join(failures[name] for name in sorted(names) if name in failures)
+    else:
+        # failed_when: false clears "failed": a module failure is the result with a message
+        error = result.get('msg') or ''
     work = bool(error) or removes or not names <= set(credentials) or any(
         c.get('new_material') for c in credentials.values())
     if not work:
@@ -405,10 +524,15 @@ def coverage_problem(host, inspected, handed):
                 'before it; with strategy free, or a host that joined late, run the phases in separate plays (see '
                 'playbooks/provision.yml)' % host)
     names = set(e['name'] for e in entries['tokens'] + entries['temporary'])
-    if names - set(handed.get('credentials') or {}):
-        if handed.get('error'):
-            return '%s: the reconcile failed before this host: %s' % (host, handed['error'])
+    if names - set(handed.get('credentials') or {}) and not handed.get('error'):
         return '%s: the reconcile result does not cover this host\'s credentials' % host
+    return None
+
+
+def failure_of(host, handed):
+    """The message a host fails with after rendering what was applied for it, or None."""
+    if isinstance(handed, dict) and handed.get('error'):
+        return '%s: %s' % (host, handed['error'])
     return None
 
 
@@ -451,7 +575,10 @@ def render_host(plan, credentials, check_mode=False):
         if plan.get('render_root'):
             run['home'] = cred['home']
         if cred['state'] == 'absent':
-            run['profiles'].append({'name': cred['profile'], 'state': 'absent'})
+            # a token's profile only once the token is gone: a host whose token still exists keeps it, and the next
+            # run tries again (temporary credentials are no Cloudflare object: theirs goes at once)
+            if cred['type'] == 'temporary' or cred['key'] in (credentials or {}):
+                run['profiles'].append({'name': cred['profile'], 'state': 'absent'})
             continue
         if not got.get('new_material'):
             continue

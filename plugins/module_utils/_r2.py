@@ -28,8 +28,9 @@ import json
 import re
 import time
 
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
     CloudflareApiError,
     CloudflareAuthError,
@@ -70,10 +71,31 @@ RESOURCE_ACCOUNT = 'com.cloudflare.api.account.%s'
 RESOURCE_BUCKET_PREFIX = 'com.cloudflare.edge.r2.bucket.'
 RESOURCE_ALL_BUCKETS = 'com.cloudflare.edge.r2.bucket.*'
 
-ACCOUNT_ID_RE = re.compile(r'^[0-9a-fA-F]{32}$')
-BUCKET_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
+# Every pattern is matched against the whole string (fullmatch): ``re.match`` with ``$`` lets a trailing newline
+# through.
+ACCOUNT_ID_RE = re.compile(r'[0-9a-fA-F]{32}')
+# A token id, which is also its S3 Access Key ID (and a temporary credential's parent).
+TOKEN_ID_RE = re.compile(r'[0-9a-fA-F]{32}')
+BUCKET_NAME_RE = re.compile(r'[a-z0-9][a-z0-9-]{1,61}[a-z0-9]')
 TOKEN_NAME_MAX = 120
-_BUCKET_KEY_RE = re.compile(r'^com\.cloudflare\.edge\.r2\.bucket\.([0-9a-fA-F]{32})_([a-z]+)_(.+)$')
+# The name of the second token of a gap-free rotation (r2_credential_set): NAME + NEXT_SUFFIX. Reserved, so no
+# name given by a user may end with it.
+NEXT_SUFFIX = '~next'
+_BUCKET_KEY_RE = re.compile(r'com\.cloudflare\.edge\.r2\.bucket\.([0-9a-fA-F]{32})_([a-z]+)_(.+)')
+
+# The collection's caps on list lengths, checked before any API call (Cloudflare states none for these; they keep
+# a mistake such as a generated list of 20,000 prefixes from reaching the API). Documented with each option.
+PREFIXES_MAX = 100        # temporary credentials: prefixes
+OBJECTS_MAX = 100         # temporary credentials: objects
+BUCKETS_MAX = 500         # buckets of one token
+IP_RULES_MAX = 100        # ip_allow, ip_deny of one token (each)
+ENTRIES_MAX = 5000        # r2_credential_set: tokens, temporary (each)
+HOST_CREDENTIALS_MAX = 200  # provision role: provision_credentials of one host
+# How long a value may be to be shown in a message at all.
+SHOWN_MAX = 200
+
+CONTROL_RULE = ('control characters (C0 or C1 controls, DEL, tab, Unicode format characters such as bidi '
+                'overrides, line or paragraph separators)')
 
 
 class R2ValueError(ValueError):
@@ -94,33 +116,91 @@ def to_api_permission(permission):
 
 # -- validation -------------------------------------------------------------
 
+def shown(value, quote=True):
+    """A value fit for a message: its repr (its text without ``quote``), or only its length when it holds a
+    control character or is long.
+
+    A value in a message reaches terminals and logs: an escape sequence, a bidi override or a line break in it
+    would change what they show.
+    """
+    if isinstance(value, str):
+        if _text.has_control(value) or len(value) > SHOWN_MAX:
+            return '<%d characters not shown>' % len(value)
+        return repr(value) if quote else value
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return '<a %s>' % type(value).__name__
+
+
+def check_text(value, field):
+    """Refuse control characters in a string (a name, label, key or path given by the user)."""
+    if isinstance(value, str) and _text.has_control(value):
+        raise R2ValueError('%s: must not contain %s' % (field, CONTROL_RULE))
+    return value
+
+
+def check_length(values, field, cap):
+    """Refuse a list longer than the collection's cap for it (before any API call)."""
+    if values is not None and len(values) > cap:
+        raise R2ValueError('%s: at most %d entries (the collection\'s cap), got %d' % (field, cap, len(values)))
+    return values
+
+
 def validate_account_id(account_id, field='account_id'):
     if not account_id:
         raise R2ValueError('%s is required: set the %s option or the CLOUDFLARE_ACCOUNT_ID environment variable'
                            % (field, field))
-    if not ACCOUNT_ID_RE.match(account_id):
+    if not isinstance(account_id, str) or not ACCOUNT_ID_RE.fullmatch(account_id):
+        length = len(account_id) if isinstance(account_id, str) else 0
         raise R2ValueError('%s must be 32 hexadecimal characters (a Cloudflare account id), got %d characters'
-                           % (field, len(account_id)) if len(account_id) != 32 else
+                           % (field, length) if length != 32 else
                            '%s must be 32 hexadecimal characters (a Cloudflare account id)' % field)
     return account_id.lower()
 
 
+def validate_token_id(token_id, field='parent_access_key_id'):
+    """A token id given by the user (it goes into an API path or body): exactly 32 hexadecimal characters."""
+    if not isinstance(token_id, str) or not TOKEN_ID_RE.fullmatch(token_id):
+        raise R2ValueError('%s must be 32 hexadecimal characters (a Cloudflare token id, which is also its S3 Access '
+                           'Key ID)' % field)
+    return token_id
+
+
 def validate_bucket_name(name, field='buckets'):
-    if not isinstance(name, str) or not BUCKET_NAME_RE.match(name):
-        raise R2ValueError('%s: invalid bucket name %r: R2 bucket names are 3-63 characters of lowercase letters, '
-                           'digits and hyphens, and cannot start or end with a hyphen' % (field, name))
+    if not isinstance(name, str) or not BUCKET_NAME_RE.fullmatch(name):
+        raise R2ValueError('%s: invalid bucket name %s: R2 bucket names are 3-63 characters of lowercase letters, '
+                           'digits and hyphens, and cannot start or end with a hyphen' % (field, shown(name)))
     return name
 
 
 def validate_jurisdiction(value, field='jurisdiction'):
     if value not in JURISDICTIONS:
-        raise R2ValueError('%s must be one of %s, got %r' % (field, ', '.join(JURISDICTIONS), value))
+        raise R2ValueError('%s must be one of %s, got %s' % (field, ', '.join(JURISDICTIONS), shown(value)))
     return value
+
+
+def validate_endpoint(url, field='endpoint_url', path=True):
+    """An S3 endpoint URL given by the user: http(s), a host (and port), no user info, query or fragment, no blank
+    or control character; without a path unless ``path``. Returns it without a trailing slash."""
+    rule = ('%s: must be an http:// or https:// URL with a host%s, without user name or password, query, fragment, '
+            'blanks or %s' % (field, '' if path else ' and without a path', CONTROL_RULE))
+    if not isinstance(url, str) or _text.has_control(url) or any(c.isspace() for c in url):
+        raise R2ValueError(rule)
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise R2ValueError(rule)
+    if (parts.scheme not in ('http', 'https') or not parts.hostname or '@' in parts.netloc or not port_ok
+            or parts.query or parts.fragment or '?' in url or '#' in url or (not path and parts.path not in ('', '/'))):
+        raise R2ValueError(rule)
+    return url.rstrip('/')
 
 
 def normalize_buckets(buckets, default_jurisdiction='default', field='buckets'):
     """Turn names or {name, jurisdiction} dicts into sorted (jurisdiction, name) pairs."""
     validate_jurisdiction(default_jurisdiction)
+    check_length(buckets, field, BUCKETS_MAX)
     seen = set()
     result = []
     for index, item in enumerate(buckets or []):
@@ -129,7 +209,7 @@ def normalize_buckets(buckets, default_jurisdiction='default', field='buckets'):
             unknown = set(item) - set(('name', 'jurisdiction'))
             if unknown:
                 raise R2ValueError('%s: unknown key(s) %s; a bucket is a name or a dict with name and jurisdiction'
-                                   % (where, ', '.join(sorted(unknown))))
+                                   % (where, ', '.join(sorted(shown(k) for k in unknown))))
             name = item.get('name')
             jurisdiction = item.get('jurisdiction') or default_jurisdiction
         else:
@@ -146,13 +226,16 @@ def normalize_buckets(buckets, default_jurisdiction='default', field='buckets'):
 
 def normalize_cidrs(values, field):
     """Validate CIDRs; a bare address becomes /32 or /128 (Cloudflare requires CIDR notation)."""
+    check_length(values, field, IP_RULES_MAX)
     result = []
     for index, value in enumerate(values or []):
         try:
+            if _text.has_control(str(value)):
+                raise ValueError(value)
             network = ipaddress.ip_network(str(value).strip(), strict=False)
         except ValueError:
-            raise R2ValueError('%s[%d]: %r is not a valid IPv4 or IPv6 address or CIDR (for example 192.0.2.0/24)'
-                               % (field, index, value))
+            raise R2ValueError('%s[%d]: %s is not a valid IPv4 or IPv6 address or CIDR (for example 192.0.2.0/24)'
+                               % (field, index, shown(value)))
         result.append(str(network))
     return sorted(set(result))
 
@@ -166,9 +249,12 @@ def parse_time(value, field):
         if text.endswith('Z') or text.endswith('z'):
             text = text[:-1] + '+00:00'
         try:
+            if _text.has_control(str(value)):
+                raise ValueError(value)
             parsed = datetime.datetime.fromisoformat(text)
         except ValueError:
-            raise R2ValueError('%s: %r is not an RFC 3339 date-time such as 2030-01-31T12:00:00Z' % (field, value))
+            raise R2ValueError('%s: %s is not an RFC 3339 date-time such as 2030-01-31T12:00:00Z'
+                               % (field, shown(value)))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.astimezone(datetime.timezone.utc).replace(microsecond=0)
@@ -193,11 +279,27 @@ def validate_validity(expires_on, not_before, now=None):
             raise R2ValueError('expires_on (%s) must be after not_before (%s)' % (expires_on, not_before))
 
 
-def validate_token_name(name):
-    if not name or not str(name).strip():
-        raise R2ValueError('name must not be empty')
+def validate_token_name(name, field='name', rotation_room=False):
+    """The one rule for a token name given by the user (r2_token, r2_credential_set, the provision role).
+
+    Not empty, no surrounding whitespace, no control character, not ending with NEXT_SUFFIX (reserved for the
+    second token of a rotation) and at most TOKEN_NAME_MAX characters, or, with ``rotation_room`` (a name that
+    r2_credential_set may rotate), room left for NEXT_SUFFIX. Messages never show the name.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise R2ValueError('%s must not be empty' % field)
+    check_text(name, field)
+    if name != name.strip():
+        raise R2ValueError('%s: must not begin or end with whitespace' % field)
+    if name.endswith(NEXT_SUFFIX):
+        raise R2ValueError('%s: must not end with %r (reserved for the second token of a rotation)'
+                           % (field, NEXT_SUFFIX))
     if len(name) > TOKEN_NAME_MAX:
-        raise R2ValueError('name must be at most %d characters (Cloudflare limit), got %d' % (TOKEN_NAME_MAX, len(name)))
+        raise R2ValueError('%s must be at most %d characters (Cloudflare limit), got %d'
+                           % (field, TOKEN_NAME_MAX, len(name)))
+    if rotation_room and len(name) + len(NEXT_SUFFIX) > TOKEN_NAME_MAX:
+        raise R2ValueError('%s: at most %d characters here (a rotation adds %r and Cloudflare allows %d), got %d'
+                           % (field, TOKEN_NAME_MAX - len(NEXT_SUFFIX), NEXT_SUFFIX, TOKEN_NAME_MAX, len(name)))
     return name
 
 
@@ -253,7 +355,7 @@ def decode_policies(policies, account_id, group_names_by_id=None):
         return permission, None
     buckets = []
     for key, value in resources.items():
-        match = _BUCKET_KEY_RE.match(key)
+        match = _BUCKET_KEY_RE.fullmatch(key) if isinstance(key, str) else None
         if value != '*' or not match or match.group(1).lower() != account_id or match.group(2) not in JURISDICTIONS:
             return None, None
         buckets.append((match.group(2), match.group(3)))
@@ -416,7 +518,18 @@ class TokenStore:
         return self.client.call('PUT', '%s/%s/value' % (self.base, token_id), body={})
 
     def delete(self, token_id):
-        return self.client.call('DELETE', '%s/%s' % (self.base, token_id))
+        """Delete a token; one that is gone already counts as deleted.
+
+        A 404 here follows a listing made moments before: the answer to an earlier attempt was lost (a connection
+        reset after Cloudflare applied the DELETE, which the client then retried) or another run deleted it. Either
+        way the token is gone, which is what was asked.
+        """
+        try:
+            return self.client.call('DELETE', '%s/%s' % (self.base, token_id))
+        except CloudflareNotFound:
+            self.client.log('cloudflare: DELETE %s/<id>: the token is gone already (HTTP 404); counted as deleted'
+                            % self.base)
+            return None
 
 
 class DuplicateTokenError(R2ValueError):
@@ -430,9 +543,10 @@ class DuplicateTokenError(R2ValueError):
 
 # -- token specs (r2_token, r2_credential_set) ---------------------------------
 
-def token_spec(params):
-    """Validate every option before any API call; returns the spec of the token."""
-    validate_token_name(params['name'])
+def token_spec(params, rotation_room=False):
+    """Validate every option before any API call; returns the spec of the token (see validate_token_name for
+    ``rotation_room``)."""
+    validate_token_name(params['name'], rotation_room=rotation_room)
     permission = params['permission']
     buckets = normalize_buckets(params['buckets'], params['jurisdiction'])
     if permission in ADMIN_PERMISSIONS and buckets:
@@ -567,19 +681,31 @@ def validate_ttl(ttl):
     return ttl
 
 
-def validate_string_list(values, field):
+def validate_string_list(values, field, cap=None):
+    """A list of non-empty strings without control characters (prefixes, objects), at most ``cap`` long."""
     if values is None:
         return []
     if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
         raise R2ValueError('%s must be a list of non-empty strings' % field)
+    if cap is not None:
+        check_length(values, field, cap)
+    for index, value in enumerate(values):
+        check_text(value, '%s[%d]' % (field, index))
     return list(values)
+
+
+def validate_paths(prefixes, objects):
+    """The key prefixes and exact keys of a temporary credential: (prefixes, objects)."""
+    return (validate_string_list(prefixes, 'prefixes', PREFIXES_MAX),
+            validate_string_list(objects, 'objects', OBJECTS_MAX))
 
 
 def validate_actions(actions):
     actions = validate_string_list(actions, 'actions')
     unknown = [a for a in actions if a not in TEMP_ACTIONS]
     if unknown:
-        raise R2ValueError('actions: unknown S3 action(s) %s; allowed: %s' % (', '.join(unknown), ', '.join(TEMP_ACTIONS)))
+        raise R2ValueError('actions: unknown S3 action(s) %s; allowed: %s'
+                           % (', '.join(shown(a, quote=False) for a in unknown[:10]), ', '.join(TEMP_ACTIONS)))
     return actions
 
 
@@ -624,6 +750,7 @@ def parent_covers(raw_token, account_id, bucket, jurisdiction, permission):
 
 def read_parent(client, account_id, parent_id):
     """The parent token, if the API token may read it; None otherwise."""
+    validate_token_id(parent_id)   # it goes into the path
     for path in ('/accounts/%s/tokens/%s' % (account_id, parent_id), '/user/tokens/%s' % parent_id):
         try:
             return client.call('GET', path)
@@ -649,6 +776,7 @@ def mint_temporary_credentials(client, account_id, scope, parent=None):
     ``parent`` is the parent token as read from the API, when it could be read: then a permission above the
     parent's is refused here, before the write. Cloudflare's own refusal is reworded the same way.
     """
+    validate_token_id(scope['parent_access_key_id'])
     if parent is not None:
         allowed, held = parent_covers(parent, account_id, scope['bucket'], scope['jurisdiction'], scope['permission'])
         if allowed is False:
@@ -693,6 +821,12 @@ def sign_temporary_credentials(account_id, parent_access_key_id, parent_secret_a
     with the parent's Secret Access Key; secret = SHA-256 hex of the JWT; session
     token = base64("jwt/" + JWT); access key id = the parent's.
     """
+    validate_token_id(parent_access_key_id)
+    # The audience is the S3 host the credential is used on: an endpoint without one would sign an empty audience.
+    audience = urlparse(endpoint).netloc if isinstance(endpoint, str) else ''
+    if not audience:
+        raise R2ValueError('endpoint_url: must be an http:// or https:// URL with a host (the host is the '
+                           'credentials\' audience)')
     issued = int(now if now is not None else time.time())
     claims = {
         'bucket': bucket,
@@ -700,7 +834,7 @@ def sign_temporary_credentials(account_id, parent_access_key_id, parent_secret_a
         'sub': account_id,
         'iss': parent_access_key_id,
         # The audience is the S3 host the credential is used on, so it is bound to one jurisdiction.
-        'aud': urlparse(endpoint).netloc,
+        'aud': audience,
         'iat': issued,
         'exp': issued + ttl_seconds,
     }

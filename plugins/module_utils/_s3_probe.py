@@ -35,6 +35,8 @@ import urllib.request
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
+
 REGION = 'auto'
 SERVICE = 's3'
 EMPTY_SHA256 = hashlib.sha256(b'').hexdigest()
@@ -55,7 +57,6 @@ NOT_DENIED_CODES = frozenset(('RequestTimeTooSkewed',))
 
 BUCKET_RE = re.compile(r'[a-z0-9][a-z0-9-]{1,61}[a-z0-9]')   # whole strings only (fullmatch)
 ACCESS_KEY_RE = re.compile(r'[A-Za-z0-9._~+=-]+')
-CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
 XML_CODE_RE = re.compile(r'<Code>([^<]*)</Code>')
 XML_MESSAGE_RE = re.compile(r'<Message>([^<]*)</Message>')
 
@@ -281,7 +282,7 @@ def validate_credentials(creds, endpoint_hint=''):
     if not creds.get('secret_access_key'):
         raise ProbeError('no secret access key%s' % where)
     for name in ('secret_access_key', 'session_token'):
-        if creds.get(name) and CONTROL_RE.search(creds[name]):
+        if creds.get(name) and _text.has_control(creds[name]):
             raise ProbeError('the %s%s contains a control character or line break' % (name, where))
     if not creds.get('endpoint_url'):
         raise ProbeError('no endpoint: set endpoint_url%s (the aws CLI would send these credentials to AWS)'

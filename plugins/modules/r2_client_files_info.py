@@ -123,6 +123,14 @@ users:
     home:
       description: The folder the default paths are under, or V(null) when the user does not exist.
       type: str
+    files_id:
+      description:
+        - The real identity of RV(users[].home) on the host (device and inode of the folder, or of its nearest
+          existing parent followed by the rest of the path), so that two inventory hosts that are one machine can
+          tell that they write the same files. V(null) when it cannot be looked at.
+      type: str
+      returned: when RV(users[].exists)
+      sample: "2049:1835010"
     profiles:
       description:
         - Per profile name, C(access_key_id) (empty unless every file agrees), C(fingerprint), C(expiration),
@@ -139,7 +147,20 @@ users:
           expiration: null
           consistent: true
           problems: []
+machine:
+  description:
+    - Which machine the host is, so that two inventory hosts (aliases) of one machine can be told apart from two
+      machines. C(id) is a digest of C(/etc/machine-id), else of the boot id (C(/proc/sys/kernel/random/boot_id)),
+      or V(null) when neither can be read; C(hostname) is the host's name. The machine id itself is not returned.
+  returned: always
+  type: dict
+  sample: {"id": "machine-id:5a8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e", "hostname": "web1"}
 '''
+
+import hashlib
+import os
+import re
+import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -155,8 +176,44 @@ PROFILE_OPTIONS = dict(
 )
 
 
+# Where the identity of the machine is read, best first: the machine id, else the boot id (a container may have no
+# machine id, and a boot id is shared by every container of one kernel, hence the hostname next to it).
+MACHINE_ID_FILES = (('machine-id', '/etc/machine-id'), ('boot-id', '/proc/sys/kernel/random/boot_id'))
+
+
 class InfoError(Exception):
     pass
+
+
+def machine_identity(sources=MACHINE_ID_FILES):
+    """{id, hostname} of this machine; ``id`` is a digest (machine-id(5): the id itself is confidential)."""
+    for kind, path in sources:
+        try:
+            with open(path, 'rb') as handle:
+                text = handle.read(128).decode('ascii', 'replace').strip().lower()
+        except (IOError, OSError):
+            continue
+        if re.fullmatch(r'[0-9a-f-]{32,36}', text) and text.strip('0-'):
+            digest = hashlib.sha256(('cloudflare_r2.credentials machine ' + text).encode('ascii')).hexdigest()[:32]
+            return {'id': '%s:%s' % (kind, digest), 'hostname': socket.gethostname()}
+    return {'id': None, 'hostname': socket.gethostname()}
+
+
+def folder_identity(path):
+    """``device:inode`` of a folder, or of its nearest existing parent followed by the rest of the path (a render
+    root not made yet); None when nothing of it can be looked at. Metadata only: nothing is opened."""
+    rest = []
+    current = os.path.normpath(path)
+    while True:
+        try:
+            info = os.stat(current)
+            return '%d:%d%s' % (info.st_dev, info.st_ino, ''.join('/' + part for part in reversed(rest)))
+        except OSError:
+            parent, name = os.path.split(current)
+            if parent == current or not name:
+                return None
+            rest.append(name)
+            current = parent
 
 
 def describe(spec):
@@ -171,10 +228,11 @@ def describe(spec):
             return entry
         uid, gid, home = None, None, None
     home = spec.get('home') or home
-    entry.update(exists=True, home=home)
+    entry.update(exists=True, home=home, files_id=None)
     try:
         layout = _client_files.Layout(home, dict((k, spec.get(k)) for k in _client_files.PATH_OPTIONS))
         entry['home'] = layout.home
+        entry['files_id'] = folder_identity(layout.home)
         try:
             tree = _safe_io.UserTree(layout.home, uid, gid) if uid is not None else None
         except _safe_io.UnsafePath as exc:
@@ -209,7 +267,7 @@ def main():
             users.append(describe(spec))
     except InfoError as exc:
         module.fail_json(msg=to_native(exc), users=users)
-    module.exit_json(changed=False, users=users)
+    module.exit_json(changed=False, users=users, machine=machine_identity())
 
 
 if __name__ == '__main__':

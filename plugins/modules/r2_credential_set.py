@@ -32,6 +32,20 @@ description:
     working. Once the holder has the new credentials, a later run with O(tokens[].held_access_key_id) set to
     the new id deletes the old token and renames the new one to O(tokens[].name). A C(~next) token whose id the
     holder does not have is deleted by the next run, so an interrupted rotation heals itself either way.
+  - B(Failures.) Once the writes start, a failed entry does not stop the others. Every entry is applied where it
+    can be, each one's result (new secrets included) is in RV(credentials), and the module fails at the end with
+    every failure in RV(failures) and one message. A temporary credential whose parent failed is not minted. A
+    failure that every later write would meet too (the API token refused, a missing permission, the rate limit,
+    Cloudflare unreachable) stops the writes after it; they are reported as not attempted. A DELETE of a token
+    that is gone already (its answer was lost and the retry got HTTP 404) counts as done.
+  - B(Duplicates and concurrent runs.) Token names are not unique on Cloudflare. When two tokens share the name
+    of an entry, the one whose id the holder has (O(tokens[].held_access_key_id)) is kept and the others are
+    deleted (RV(credentials.action=deduplicated)); when the holder has none of them, the entry fails with the
+    ids of all of them and nothing is changed for it. After creating tokens the run lists the tokens once more.
+    When another run (another controller) created the same name at the same time, the earlier token stays, and
+    the run whose copy is the later one deletes it and fails that entry, so that exactly one token per name is
+    left and handed out. On one controller the P(cloudflare_r2.credentials.provision#role) role's playbooks
+    also hold a lock for the whole run (see the README).
 extends_documentation_fragment:
   - cloudflare_r2.credentials.connection
   - cloudflare_r2.credentials.connection.account
@@ -57,16 +71,22 @@ options:
   tokens:
     description:
       - The long-lived tokens. Names must be unique in the list.
+      - At most 5000 entries (the collection's cap, checked before any API call).
     type: list
     elements: dict
     default: []
     suboptions:
       name:
-        description: Token name; it identifies the token and must be unique in the account (or user).
+        description:
+          - Token name; it identifies the token and must be unique in the account (or user).
+          - At most 115 characters (Cloudflare allows 120 and a rotation adds C(~next)), without surrounding
+            whitespace or control characters, and not ending with C(~next) (reserved for rotation).
         type: str
         required: true
       label:
-        description: How error messages name this entry (for example the host and the credential name).
+        description:
+          - How error messages name this entry (for example the host and the credential name). No control
+            characters.
         type: str
       state:
         description: V(present) or V(absent). V(absent) also deletes a left-over C(~next) token.
@@ -81,6 +101,7 @@ options:
         description:
           - Buckets for object permissions, as names (in O(tokens[].jurisdiction)) or dicts with C(name) and
             C(jurisdiction). Empty means every bucket.
+          - At most 500 buckets (the collection's cap).
         type: list
         elements: raw
       jurisdiction:
@@ -89,11 +110,15 @@ options:
         choices: [default, eu, fedramp]
         default: default
       ip_allow:
-        description: Client IP ranges allowed to use the token; omitted leaves the token's as they are.
+        description:
+          - Client IP ranges allowed to use the token; omitted leaves the token's as they are.
+          - At most 100 entries (the collection's cap).
         type: list
         elements: str
       ip_deny:
-        description: Client IP ranges refused; omitted leaves the token's as they are.
+        description:
+          - Client IP ranges refused; omitted leaves the token's as they are.
+          - At most 100 entries (the collection's cap).
         type: list
         elements: str
       expires_on:
@@ -128,16 +153,17 @@ options:
     description:
       - Temporary credentials, minted through Cloudflare's temporary-credentials API from a parent token.
         Names must be unique in the list and distinct from the token names.
+      - At most 5000 entries (the collection's cap, checked before any API call).
     type: list
     elements: dict
     default: []
     suboptions:
       name:
-        description: The key of this entry in RV(credentials). Not a Cloudflare object.
+        description: The key of this entry in RV(credentials). Not a Cloudflare object. No control characters.
         type: str
         required: true
       label:
-        description: How error messages name this entry.
+        description: How error messages name this entry. No control characters.
         type: str
       bucket:
         description: The one bucket the credentials are for.
@@ -158,11 +184,15 @@ options:
         type: int
         default: 3600
       prefixes:
-        description: Limit to these key prefixes.
+        description:
+          - Limit to these key prefixes (no control characters).
+          - At most 100 prefixes (the collection's cap; Cloudflare states no limit).
         type: list
         elements: str
       objects:
-        description: Limit to these exact keys.
+        description:
+          - Limit to these exact keys (no control characters).
+          - At most 100 objects (the collection's cap; Cloudflare states no limit).
         type: list
         elements: str
       parent:
@@ -173,7 +203,7 @@ options:
             token itself (one verify request, only when minting).
         type: str
       parent_access_key_id:
-        description: Access key id (token id) of a parent token not managed here.
+        description: Access key id (token id) of a parent token not managed here, 32 hexadecimal characters.
         type: str
       renew_before:
         description:
@@ -281,8 +311,8 @@ credentials:
       description:
         - What the run did (or would do in check mode). Tokens - V(created), V(updated), V(rolled),
           V(unchanged), V(deleted), V(absent), V(rotation_started), V(rotation_finished),
-          V(rotation_abandoned) (a C(~next) token the holder never took was deleted). Temporary - V(minted),
-          V(kept).
+          V(rotation_abandoned) (a C(~next) token the holder never took was deleted), V(deduplicated) (other
+          tokens of the name were deleted, the holder's stayed). Temporary - V(minted), V(kept).
       type: str
     changed:
       description: Whether this entry changed anything.
@@ -312,8 +342,20 @@ credentials:
       description: The token after the run (decoded), or null when absent.
       type: dict
       returned: for tokens
+    failed:
+      description: Set on the result of an entry whose later step failed after it got new secret material (for
+        example a created token whose update failed); its failure is in RV(failures).
+      type: bool
+      returned: on such an entry
+failures:
+  description:
+    - The entries that failed, by name, each with its message (naming the entry and the field or the Cloudflare
+      error). Empty when the run succeeded; the module fails when it is not.
+  returned: always
+  type: dict
+  sample: {"ansible:web3/media": "tokens[2] (host web3, credential media): Cloudflare API error on POST ..."}
 summary:
-  description: Number of entries per action.
+  description: Number of entries per action, and C(failed) for the entries in RV(failures).
   returned: always
   type: dict
   sample: {unchanged: 198, rolled: 1, created: 1}
@@ -329,43 +371,70 @@ import hashlib
 import json
 import time
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareApiError, CloudflareError
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module, token_argspec
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
-NEXT_SUFFIX = '~next'
+NEXT_SUFFIX = _r2.NEXT_SUFFIX
 # Cloudflare's token quotas per owner (cloudflare-r2-api.md, limits); token_quota overrides.
 QUOTA = {'account': 500, 'user': 50}
 # Steps that give a token a new value: what was minted from its old value stops working.
 RENEWING_STEPS = frozenset(('create', 'roll', 'create_next', 'roll_next'))
+# Seconds between the last create and the listing that looks for a concurrent run's twin (settle_created).
+SETTLE_SECONDS = 1.2
 # Fingerprint key of "the API token in use" as parent (its id is only needed when minting).
 API_TOKEN_PARENT = 'api-token'
 
 
+class EntryFailed(Exception):
+    """One entry's write failed; ``partial`` is its result so far when that holds a new secret."""
+
+    def __init__(self, error, partial=None):
+        super(EntryFailed, self).__init__(str(error))
+        self.error = error
+        self.partial = partial
+
+
+def account_wide(error):
+    """The message of a failure that every further write would meet too (the API token refused or rate limited,
+    Cloudflare unreachable), or None for a failure of one entry."""
+    if isinstance(error, (_api.CloudflareAuthError, _api.CloudflarePermissionError, _api.CloudflareRateLimited)):
+        return str(error)
+    if isinstance(error, _api.CloudflareTransportError) and not isinstance(error, _api.CloudflareUncertainWrite):
+        return str(error)
+    return None
+
+
 def where(kind, index, entry):
-    return '%s[%d] (%s)' % (kind, index, entry.get('label') or entry.get('name'))
+    """How a message names an entry: its label, else its name (neither shown when it holds a control character)."""
+    return '%s[%d] (%s)' % (kind, index, _r2.shown(entry.get('label') or entry.get('name'), quote=False))
+
+
+def check_label(entry):
+    """An entry's label (how messages name it) must be fit for a message."""
+    if entry.get('label') is not None:
+        _r2.check_text(entry['label'], 'label')
 
 
 def validate_tokens(entries):
+    _r2.check_length(entries, 'tokens', _r2.ENTRIES_MAX)
     specs = []
     names = set()
     for index, entry in enumerate(entries):
         label = where('tokens', index, entry)
         try:
-            _r2.validate_token_name(entry['name'])
-            if len(entry['name']) + len(NEXT_SUFFIX) > _r2.TOKEN_NAME_MAX:
-                raise _r2.R2ValueError('name: at most %d characters here (rotation adds %r)'
-                                       % (_r2.TOKEN_NAME_MAX - len(NEXT_SUFFIX), NEXT_SUFFIX))
-            if entry['name'].endswith(NEXT_SUFFIX):
-                raise _r2.R2ValueError('name: must not end with %r (reserved for rotation)' % NEXT_SUFFIX)
+            check_label(entry)
+            # the one rule for token names (no control character, no ~next, room for the rotation's ~next)
+            _r2.validate_token_name(entry['name'], rotation_room=True)
             if entry['name'] in names:
-                raise _r2.R2ValueError('name: %r is used by another entry' % entry['name'])
+                raise _r2.R2ValueError('name: %s is used by another entry' % _r2.shown(entry['name']))
             names.add(entry['name'])
             spec = None
             if entry['state'] == 'present':
                 if not entry['permission']:
                     raise _r2.R2ValueError('permission: required with state=present')
-                spec = _r2.token_spec(entry)
+                spec = _r2.token_spec(entry, rotation_room=True)
             elif entry['rotate']:
                 raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
         except _r2.R2ValueError as exc:
@@ -386,6 +455,7 @@ def parent_refusal(entry, scope, parent_spec):
 
 
 def validate_temporary(entries, token_entries, token_specs):
+    _r2.check_length(entries, 'temporary', _r2.ENTRIES_MAX)
     # the present tokens of this run, by name (absent ones have no spec)
     specs = dict((t['name'], spec) for t, spec in zip(token_entries, token_specs) if spec is not None)
     names = set(t['name'] for t in token_entries)
@@ -393,25 +463,31 @@ def validate_temporary(entries, token_entries, token_specs):
     for index, entry in enumerate(entries):
         label = where('temporary', index, entry)
         try:
+            check_label(entry)
             if not entry['name']:
                 raise _r2.R2ValueError('name: required')
+            _r2.check_text(entry['name'], 'name')
             if entry['name'] in names:
-                raise _r2.R2ValueError('name: %r is used by another entry' % entry['name'])
+                raise _r2.R2ValueError('name: %s is used by another entry' % _r2.shown(entry['name']))
             names.add(entry['name'])
             _r2.validate_bucket_name(entry['bucket'], 'bucket')
+            prefixes, objects = _r2.validate_paths(entry['prefixes'], entry['objects'])
+            if entry['parent_access_key_id']:
+                _r2.validate_token_id(entry['parent_access_key_id'])
             scope = {
                 'bucket': entry['bucket'],
                 'jurisdiction': entry['jurisdiction'],
                 'permission': entry['permission'],
                 'ttl_seconds': _r2.validate_ttl(entry['ttl_seconds']),
-                'prefixes': _r2.validate_string_list(entry['prefixes'], 'prefixes'),
-                'objects': _r2.validate_string_list(entry['objects'], 'objects'),
+                'prefixes': prefixes,
+                'objects': objects,
                 'parent_access_key_id': entry['parent_access_key_id'],
             }
             if entry['parent'] and entry['parent_access_key_id']:
                 raise _r2.R2ValueError('parent: give parent or parent_access_key_id, not both')
             if entry['parent'] and entry['parent'] not in specs:
-                raise _r2.R2ValueError('parent: %r is not a token of this run with state=present' % entry['parent'])
+                raise _r2.R2ValueError('parent: %s is not a token of this run with state=present'
+                                       % _r2.shown(entry['parent']))
             if entry['parent']:
                 refusal = parent_refusal(entry, scope, specs[entry['parent']])
                 if refusal:
@@ -451,6 +527,8 @@ class Reconciler:
         self.account_id = r2.account_id()
         self.owner = self.params['owner']
         self.results = {}
+        self.failures = {}
+        self.last_create = 0.0
         self._bucket_cache = {}
         self._api_parent = None
         self.now = None
@@ -487,6 +565,31 @@ class Reconciler:
 
     # -- plan ----------------------------------------------------------------
 
+    @staticmethod
+    def resolve_duplicates(name, found, nexts, held, extra):
+        """Pick the token of a name that two tokens share (two runs at once, a lost create, a person).
+
+        The holder's key id says which one is in use: that one stays and the others go (into ``extra``). A
+        C(~next) token the holder does not hold is an abandoned rotation, so with no holder match every C(~next)
+        but one goes too (the one left is deleted or reused as for a single one). Returns (found, nexts, problem),
+        problem being the message when the holder cannot tell which token of the name is in use.
+        """
+        problem = None
+        if len(found) > 1:
+            kept = [t for t in found if held and t.get('id') == held]
+            if kept:
+                extra.extend(t for t in found if t is not kept[0])
+                found = kept
+            else:
+                problem = str(_r2.DuplicateTokenError(name, found)).replace(' Nothing was changed.', '') + (
+                    ' The holder holds none of them (held access key id %s), so this run cannot tell which one '
+                    'is in use; nothing was changed for this entry.' % ('empty' if not held else held))
+        if len(nexts) > 1:
+            kept = [t for t in nexts if held and t.get('id') == held] or nexts[:1]
+            extra.extend(t for t in nexts if t is not kept[0])
+            nexts = kept
+        return found, nexts, problem
+
     def plan_tokens(self, entries, specs, listing):
         by_name = {}
         for raw in listing:
@@ -494,15 +597,26 @@ class Reconciler:
         plans = []
         for index, (entry, spec) in enumerate(zip(entries, specs)):
             label = where('tokens', index, entry)
+            held = entry['held_access_key_id']
             found = by_name.get(entry['name'], [])
             nexts = by_name.get(entry['name'] + NEXT_SUFFIX, [])
-            for name, tokens in ((entry['name'], found), (entry['name'] + NEXT_SUFFIX, nexts)):
-                if len(tokens) > 1:
-                    raise _r2.R2ValueError('%s: %s' % (label, _r2.DuplicateTokenError(name, tokens)))
-            plan = {'entry': entry, 'label': label, 'raw': found[0] if found else None,
-                    'next': nexts[0] if nexts else None, 'steps': []}
+            plan = {'entry': entry, 'label': label, 'steps': [], 'duplicates': []}
+            if entry['state'] == 'absent':
+                # every token of the name goes, however many there are
+                plan['duplicates'] = found[1:] + nexts[1:]
+                found, nexts = found[:1], nexts[:1]
+            else:
+                found, nexts, problem = self.resolve_duplicates(entry['name'], found, nexts, held, plan['duplicates'])
+                if problem:
+                    plan.update(action='failed', failure='%s: %s' % (label, problem), raw=None, next=None,
+                                current=None)
+                    plans.append(plan)
+                    continue
+            if plan['duplicates']:
+                plan['steps'].append('delete_duplicates')
+            plan['raw'] = found[0] if found else None
+            plan['next'] = nexts[0] if nexts else None
             plan['current'] = _r2.decode_token(plan['raw'], self.account_id, self.owner) if plan['raw'] else None
-            held = entry['held_access_key_id']
             nxt = plan['next']
             if entry['state'] == 'absent':
                 if nxt:
@@ -550,8 +664,10 @@ class Reconciler:
                     plan['action'] = 'rolled'
                 elif 'update' in plan['steps']:
                     plan['action'] = 'updated'
+                elif 'delete_next' in plan['steps']:
+                    plan['action'] = 'rotation_abandoned'
                 else:
-                    plan['action'] = 'rotation_abandoned' if 'delete_next' in plan['steps'] else 'unchanged'
+                    plan['action'] = 'deduplicated' if plan['duplicates'] else 'unchanged'
             if set(plan['steps']) & set(('create', 'update', 'create_next')) and spec['buckets']:
                 self.check_buckets(label, spec['buckets'], 'buckets')
             plans.append(plan)
@@ -560,45 +676,109 @@ class Reconciler:
     # -- apply ---------------------------------------------------------------
 
     def apply_token(self, store, plan):
-        """Run the planned steps of one token; returns its result (with the secret when there is a new one)."""
+        """Run the planned steps of one token; returns its result (with the secret when there is a new one).
+
+        A step that fails raises EntryFailed carrying the result so far: a token created or rolled before the
+        failure has its new secret only there, and its holder must still get it.
+        """
         entry, spec = plan['entry'], plan.get('spec')
         result = {'kind': 'token', 'action': plan['action'], 'changed': bool(plan['steps']),
-                  'new_material': bool(set(plan['steps']) & RENEWING_STEPS), 'fingerprint': entry['fingerprint'] or ''}
-        raw = plan['raw']
-        value = None
-        for step in plan['steps'] if not self.check_mode else ():
-            if step == 'delete_next':
-                store.delete(plan['next']['id'])
-            elif step == 'delete':
-                store.delete(raw['id'])
-                raw = None
-            elif step == 'finish':
-                raw = store.update(plan['next']['id'], spec, plan['next'])
-            elif step == 'create':
-                raw = store.create(spec)
-                value = raw.get('value')
-                if _r2.comparable_token(_r2.decode_token(raw, self.account_id, self.owner)) != _r2.comparable_token(spec):
-                    # Only when a timed-out create was adopted: bring it to the spec.
-                    raw = store.update(raw['id'], spec, raw)
-            elif step == 'update':
-                raw = store.update(raw['id'], spec, raw)
-            elif step == 'roll':
-                value = store.roll(raw['id'])
-            elif step == 'create_next':
-                plan['next'] = store.create(dict(spec, name=entry['name'] + NEXT_SUFFIX))
-                value = plan['next'].get('value')
-            elif step == 'roll_next':
-                value = store.roll(plan['next']['id'])
-        if self.check_mode and set(plan['steps']) & set(('create', 'delete', 'finish', 'create_next')):
-            raw = None if plan['action'] != 'rotation_finished' else plan['next']
+                  'new_material': False, 'fingerprint': entry['fingerprint'] or ''}
+        state = {'raw': plan['raw'], 'value': None}
+        try:
+            for step in plan['steps'] if not self.check_mode else ():
+                self.apply_step(store, plan, step, state)
+        except (_r2.R2ValueError, CloudflareError) as exc:
+            self.token_result(plan, result, state)
+            raise EntryFailed(exc, result if result['new_material'] else None)
+        if self.check_mode:
+            result['new_material'] = bool(set(plan['steps']) & RENEWING_STEPS)
+            if set(plan['steps']) & set(('create', 'delete', 'finish', 'create_next')):
+                state['raw'] = None if plan['action'] != 'rotation_finished' else plan['next']
+        self.token_result(plan, result, state)
+        return result
+
+    def apply_step(self, store, plan, step, state):
+        entry, spec = plan['entry'], plan.get('spec')
+        if step == 'delete_duplicates':
+            for token in plan['duplicates']:
+                store.delete(token['id'])
+        elif step == 'delete_next':
+            store.delete(plan['next']['id'])
+        elif step == 'delete':
+            store.delete(state['raw']['id'])
+            state['raw'] = None
+        elif step == 'finish':
+            state['raw'] = store.update(plan['next']['id'], spec, plan['next'])
+        elif step == 'create':
+            state['raw'] = store.create(spec)
+            self.last_create = time.monotonic()
+            state['value'] = state['raw'].get('value')
+            plan['created'] = state['raw']
+            if _r2.comparable_token(_r2.decode_token(state['raw'], self.account_id, self.owner)) \
+                    != _r2.comparable_token(spec):
+                # Only when a timed-out create was adopted: bring it to the spec.
+                state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
+        elif step == 'update':
+            state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
+        elif step == 'roll':
+            state['value'] = store.roll(state['raw']['id'])
+        elif step == 'create_next':
+            plan['next'] = store.create(dict(spec, name=entry['name'] + NEXT_SUFFIX))
+            self.last_create = time.monotonic()
+            plan['created'] = plan['next']
+            state['value'] = plan['next'].get('value')
+        elif step == 'roll_next':
+            state['value'] = store.roll(plan['next']['id'])
+
+    def token_result(self, plan, result, state):
+        raw = state['raw']
         # During a rotation the holder is handed the new token; the current one stays as it is.
         effective = plan['next'] if plan['action'] == 'rotation_started' else raw
         result['access_key_id'] = effective['id'] if effective and effective.get('id') else None
         result['token'] = _r2.decode_token(raw, self.account_id, self.owner) if raw else None
-        if value:
-            result.update(_r2.s3_credentials(result['access_key_id'], value))
+        if state['value']:
+            result['new_material'] = True
+            result.update(_r2.s3_credentials(result['access_key_id'], state['value']))
         plan['effective'] = effective
-        return result
+
+    def settle_created(self, store, token_plans):
+        """After the creates of this run, look once more: a second run that created the same names at the same time
+        (another controller, which no local lock covers) left a second token of each.
+
+        Of the tokens of a name, the earliest created (then the lowest id) stays; every run decides the same way,
+        so the run whose token it is hands it out and the others delete their own copy before rendering it.
+        Returns {name: message} of the entries this run gave up.
+        """
+        created = [p for p in token_plans if p.get('created') and not p.get('failed')]
+        if not created:
+            return {}
+        # issued_on has a resolution of one second: once the second of the last create is over, a rival stored in
+        # the same second is in the listing, and both runs see the same tie and break it by id the same way.
+        wait = SETTLE_SECONDS - (time.monotonic() - self.last_create)
+        if wait > 0:
+            self.client.sleep(wait)
+        by_name = {}
+        for raw in store.list():
+            by_name.setdefault(raw.get('name'), []).append(raw)
+        lost = {}
+        for plan in created:
+            mine = plan['created']
+            same = by_name.get(mine.get('name'), [])
+            if len(same) < 2:
+                continue
+            first = min(same, key=lambda t: (_r2.parse_time(t.get('issued_on') or '9999-01-01', 'issued_on'),
+                                             t.get('id') or ''))
+            if first.get('id') == mine.get('id'):
+                continue
+            store.delete(mine['id'])
+            plan['failed'] = True
+            self.results.pop(plan['entry']['name'], None)
+            lost[plan['entry']['name']] = (
+                '%s: another run created a token named %r at the same time (id %s); this run deleted its own copy '
+                '(id %s) and leaves the credential to that run. Run again if that run did not finish.'
+                % (plan['label'], mine.get('name'), first.get('id'), mine.get('id')))
+        return lost
 
     def plan_temporary(self, entries, scopes, token_plans):
         by_name = dict((p['entry']['name'], p) for p in token_plans)
@@ -636,6 +816,9 @@ class Reconciler:
                 store.permission_group_id(plan['spec']['permission'])
         for plan in temp_plans:
             parent_plan = plan['parent_plan']
+            if parent_plan is not None and parent_plan.get('failure'):
+                plan['mint'] = True   # reported as failed with its parent
+                continue
             if parent_plan is not None:
                 # A parent made or rolled in this run invalidates what was minted from its old value.
                 renewed = set(parent_plan['steps']) & RENEWING_STEPS
@@ -666,39 +849,80 @@ class Reconciler:
 
         self.check_quota(listing, token_plans)
 
-        # Writes. On a failure the results so far are returned with it: a token rolled or created before the
-        # failure has its new secret only there.
-        try:
-            for plan in token_plans:
-                self.results[plan['entry']['name']] = self.apply_token(store, plan)
-            for plan in temp_plans:
-                self.results[plan['entry']['name']] = self.apply_temporary(plan)
-        except (_r2.R2ValueError, CloudflareError) as exc:
-            extra = {}
-            if isinstance(exc, CloudflareApiError):
-                extra = {'status': exc.status, 'cloudflare_errors': exc.errors}
+        # Writes. A failure of one entry does not stop the others: each entry's result (new secrets included) is
+        # returned, and every failure is reported at the end. A failure that concerns the whole account (the API
+        # token refused, rate limited, Cloudflare unreachable) stops the writes that follow it.
+        failures = self.failures
+        stop = None
+        for plan in token_plans:
+            name = plan['entry']['name']
+            if plan.get('failure') or stop:
+                plan['failed'] = True
+                failures[name] = plan.get('failure') or '%s: not attempted: %s' % (plan['label'], stop)
+                continue
+            try:
+                self.results[name] = self.apply_token(store, plan)
+            except EntryFailed as exc:
+                plan['failed'] = True
+                failures[name] = '%s: %s' % (plan['label'], exc.error)
+                if exc.partial:
+                    self.results[name] = dict(exc.partial, failed=True)
+                stop = stop or account_wide(exc.error)
+        if not self.check_mode and not stop:
+            try:
+                failures.update(self.settle_created(store, token_plans))
+            except (_r2.R2ValueError, CloudflareError) as exc:
+                stop = str(exc)
+                for plan in token_plans:
+                    if plan.get('created'):
+                        failures.setdefault(plan['entry']['name'], '%s: could not check for a token of the same '
+                                            'name made by another run: %s' % (plan['label'], exc))
+        for plan in temp_plans:
+            name = plan['entry']['name']
+            parent_plan = plan['parent_plan']
+            if stop:
+                failures[name] = '%s: not attempted: %s' % (plan['label'], stop)
+                continue
+            if parent_plan is not None and parent_plan.get('failed') and plan['mint']:
+                failures[name] = '%s: parent token %r failed (see its entry)' % (plan['label'], parent_plan['entry']['name'])
+                continue
+            try:
+                self.results[name] = self.apply_temporary(plan)
+            except (_r2.R2ValueError, CloudflareError) as exc:
+                failures[name] = '%s: %s' % (plan['label'], exc)
+                stop = stop or account_wide(exc)
+        if failures:
+            shown = list(failures.values())
             self.r2.module.fail_json(
-                msg='%s (the %d entries before it were applied; their results, new secrets included, are in '
-                    'credentials)' % (exc, len(self.results)),
-                credentials=self.results, summary=self.summary(), api_requests=self.requests_by_method(), **extra)
+                msg='%d of %d entries failed; every other entry was applied and its result (new secrets included) '
+                    'is in credentials: %s%s' % (len(failures), len(token_plans) + len(temp_plans),
+                                                 '; '.join(shown[:20]),
+                                                 ' (and %d more, see failures)' % (len(shown) - 20) if len(shown) > 20 else ''),
+                failures=failures, credentials=self.results, summary=self.summary(),
+                api_requests=self.requests_by_method())
         return {
             'changed': any(r['changed'] for r in self.results.values()),
             'credentials': self.results,
+            'failures': {},
             'summary': self.summary(),
             'api_requests': self.requests_by_method(),
         }
 
     def summary(self):
         counts = {}
-        for result in self.results.values():
-            counts[result['action']] = counts.get(result['action'], 0) + 1
+        for name, result in self.results.items():
+            if name not in self.failures:
+                counts[result['action']] = counts.get(result['action'], 0) + 1
+        if self.failures:
+            counts['failed'] = len(self.failures)
         return counts
 
     def check_quota(self, listing, plans):
         """Fail before any write when the run would take the account (or user) over its token quota."""
         quota = self.params['token_quota'] or QUOTA[self.owner]
         adds = sum(1 for p in plans for step in p['steps'] if step in ('create', 'create_next'))
-        removes = sum(1 for p in plans for step in p['steps'] if step in ('delete', 'delete_next'))
+        removes = sum(1 for p in plans for step in p['steps'] if step in ('delete', 'delete_next')) + sum(
+            len(p['duplicates']) for p in plans)
         if adds and len(listing) + adds - removes > quota:
             raise _r2.R2ValueError(
                 'token_quota: this run would make %d tokens (%d now, %d to create, %d to delete) and the %s holds '

@@ -72,7 +72,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 plan:
-  description: The host's normalised credentials with their files, fingerprints and what the host holds. No secret.
+  description:
+    - The host's normalised credentials with their files, fingerprints and what the host holds. No secret.
+    - Also C(machine) (which machine the host is) and C(holders) (per user, the folder of its client files and that
+      folder's identity), with which P(cloudflare_r2.credentials.r2_provision_fleet#filter) tells two inventory
+      aliases of one machine apart.
   returned: success
   type: dict
 entries:

@@ -16,7 +16,7 @@ description:
     that process ends. A second run that asks for the same lock waits for it, up to O(timeout) seconds, then fails
     with a message naming the run that holds it. Nothing else is changed.
   - The P(cloudflare_r2.credentials.provision#role) role's playbooks take the lock of the account (and owner) in
-    a play of their own, before any host is inspected: two provision, rotate or revoke runs of one account on one
+    a play of their own, before any host is inspected. Two provision, rotate or revoke runs of one account on one
     controller (a cron job that overlaps, a second terminal) run one after the other, and the second one reads
     what the first one rendered.
   - The lock file holds the process id, its start time and the host name. A lock whose process is gone (a

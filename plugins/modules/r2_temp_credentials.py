@@ -64,12 +64,17 @@ options:
     default: 900
   prefixes:
     description:
-      - Limit the credentials to object keys starting with one of these prefixes. A list of non-empty strings.
+      - Limit the credentials to object keys starting with one of these prefixes. A list of non-empty strings
+        without control characters.
+      - At most 100 prefixes. Cloudflare states no limit; this is the collection's cap, checked before any API
+        call.
     type: list
     elements: raw
   objects:
     description:
-      - Limit the credentials to exactly these object keys. A list of non-empty strings.
+      - Limit the credentials to exactly these object keys. A list of non-empty strings without control
+        characters.
+      - At most 100 objects (the collection's cap, checked before any API call; Cloudflare states no limit).
     type: list
     elements: raw
   actions:
@@ -90,7 +95,7 @@ options:
     default: api
   parent_access_key_id:
     description:
-      - Access Key ID (token id) of the parent token.
+      - Access Key ID (token id) of the parent token, 32 hexadecimal characters.
       - With O(signing=api) it defaults to the id of O(api_token) itself, found through Cloudflare's verify
         endpoint. Required with O(signing=local).
     type: str
@@ -103,6 +108,8 @@ options:
     description:
       - S3 endpoint the credentials will be used on, when it is not the jurisdiction's public endpoint (a proxy,
         a private gateway). Returned as RV(endpoint_url); with O(signing=local) its host is the JWT audience.
+      - An V(http://) or V(https://) URL with a host, optionally a port and a path; no user name or password, query,
+        fragment, blanks or control characters.
     type: str
   check_bucket:
     description:
@@ -219,17 +226,23 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _
 
 def validate(params, account_id):
     _r2.validate_bucket_name(params['bucket'], 'bucket')
+    prefixes, objects = _r2.validate_paths(params['prefixes'], params['objects'])
     scope = {
         'bucket': params['bucket'],
         'jurisdiction': params['jurisdiction'],
         'permission': params['permission'],
         'ttl_seconds': _r2.validate_ttl(params['ttl_seconds']),
-        'prefixes': _r2.validate_string_list(params['prefixes'], 'prefixes'),
-        'objects': _r2.validate_string_list(params['objects'], 'objects'),
+        'prefixes': prefixes,
+        'objects': objects,
         'actions': _r2.validate_actions(params['actions']),
         'signing': params['signing'],
         'parent_access_key_id': params['parent_access_key_id'],
     }
+    if params['parent_access_key_id']:
+        # it goes into an API path (reading the parent) and the request body, or into the signed claims
+        _r2.validate_token_id(params['parent_access_key_id'])
+    if params['endpoint_url']:
+        _r2.validate_endpoint(params['endpoint_url'])
     if scope['signing'] == 'local':
         if not params['parent_secret_access_key']:
             raise _r2.R2ValueError('parent_secret_access_key is required with signing=local: the credentials are '

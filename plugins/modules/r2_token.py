@@ -38,7 +38,9 @@ attributes:
 options:
   name:
     description:
-      - Name of the token, its identity. At most 120 characters.
+      - Name of the token, its identity. At most 120 characters, without surrounding whitespace or control
+        characters, and not ending with C(~next), which is reserved for the second token of a rotation by
+        M(cloudflare_r2.credentials.r2_credential_set) (that module removes such a token it does not expect).
       - Use a deterministic name (for example built from the inventory hostname) so that reruns find it.
     type: str
     required: true
@@ -73,6 +75,7 @@ options:
       - Bucket names are 3 to 63 characters of lowercase letters, digits and hyphens, not starting or ending
         with a hyphen.
       - See O(check_buckets) for the check that they exist.
+      - At most 500 buckets (the collection's cap, checked before any API call).
     type: list
     elements: raw
   jurisdiction:
@@ -86,12 +89,14 @@ options:
     description:
       - Client addresses allowed to use the token (and its S3 credentials), as CIDRs; a bare address is taken as
         C(/32) or C(/128). Sent as C(condition.request_ip.in).
+      - At most 100 entries (the collection's cap).
       - Omitted leaves the current rule of an existing token alone; V([]) removes it.
     type: list
     elements: str
   ip_deny:
     description:
       - Client addresses refused, as CIDRs. Sent as C(condition.request_ip.not_in).
+      - At most 100 entries (the collection's cap).
       - Omitted leaves the current rule of an existing token alone; V([]) removes it.
     type: list
     elements: str

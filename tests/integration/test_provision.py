@@ -196,3 +196,53 @@ def test_a_render_killed_half_way_is_repaired_and_every_file_proved(cf, run_play
     cf.reset_stats()
     again = run_playbook('provision_fleet', args=args)
     assert again.rc == 0 and again.changed == 0 and writes(cf) == [], again.describe()[-3000:]
+
+
+def test_a_long_host_name_a_bad_name_format_and_two_aliases_of_one_machine_fail_alone(cf, run_playbook, tmp_path):
+    """Issue 9: each of these used to block or fight the fleet. A host name whose token name fits Cloudflare's 120
+    characters but not the rotation's 115 failed the reconcile of every host; a bad provision_token_name_format was
+    a raw Python error; two aliases of one machine and user rolled each other's token on every run."""
+    cf.create_bucket('fleet-ok')
+    long_host = 'h' * (118 - len('ansible:/media'))   # its token name: 118 characters
+    shared = str(tmp_path / 'render' / 'one-machine')
+    hosts = {
+        'ok1': {'provision_credentials': [GOOD]},
+        'ok2': {'provision_credentials': [GOOD]},
+        long_host: {'provision_credentials': [GOOD]},
+        'bad-format': {'provision_credentials': [GOOD, dict(GOOD, name='logs')],
+                       'provision_token_name_format': '{hostname}/{name}'},
+        # two inventory names of one machine, writing the same user's files
+        'alias-a': {'provision_credentials': [GOOD], 'provision_render_root': shared},
+        'alias-b': {'provision_credentials': [GOOD], 'provision_render_root': shared},
+    }
+    args = inventory(tmp_path, cf, hosts)
+    cf.reset_stats()
+    first = run_playbook('provision_fleet', args=args)
+    output = first.output
+    assert first.rc != 0
+    recap = first.recap
+    assert recap['ok1']['failed'] == 0 and recap['ok2']['failed'] == 0, recap
+    assert all(recap[host]['failed'] == 1 for host in (long_host, 'bad-format', 'alias-a', 'alias-b')), recap
+    assert ("%s: provision_credentials[0] (media): token name: at most 115 characters here (a rotation adds '~next' "
+            "and Cloudflare allows 120), got 118" % long_host) in output
+    # one message for the host (not one per credential), naming the variable and the rule; no Python error
+    failure = json.loads(re.search(r'^fatal: \[bad-format\]: FAILED! => (.*)$', output, re.M).group(1))['msg']
+    assert failure == ('bad-format: provision_token_name_format: must be a string whose fields are {host} (the '
+                       'inventory hostname) and {name} (the credential name), both, and no other (for example '
+                       '"ansible:{host}/{name}"; a literal brace is written {{ or }}); it has the field {hostname}')
+    assert 'Traceback' not in output and 'KeyError' not in output
+    for host, other in (('alias-a', 'alias-b'), ('alias-b', 'alias-a')):
+        assert ('%s: hosts %s and %s are the same machine' % (host, host, other)) in output, output[-4000:]
+    assert 'write the client files of user root in the same folder (%s/root)' % shared in output
+    # only the two good hosts got tokens; the others none
+    assert writes(cf) == [('POST', 'POST /accounts/{account_id}/tokens')] * 2
+    made = sorted(t['name'] for t in cf.tokens() if t['owner'] == 'account')
+    assert made == ['ansible:ok1/media', 'ansible:ok2/media']
+    assert not os.path.exists(os.path.join(shared, 'root', '.aws', 'credentials'))
+
+    # the next run: the good hosts are converged, and the aliases are still left alone (no token made or rolled)
+    cf.reset_stats()
+    again = run_playbook('provision_fleet', args=args)
+    assert again.rc != 0 and writes(cf) == [], again.describe()[-3000:]
+    assert all(again.recap[host]['failed'] == 1 for host in ('alias-a', 'alias-b')), again.recap
+    assert again.recap['ok1']['changed'] == 0 and again.recap['ok1']['failed'] == 0, again.recap

@@ -97,3 +97,59 @@ def test_split_secrets_keeps_names_only():
         'values': {'aws_access_key_id': 'id', 's3': {'addressing_style': 'path'}},
         'secrets': ['access_token', 'aws_secret_access_key', 's3.session_token'],
     }
+
+
+# -- issue 9: what is written holds no control character, a tab included -------------
+
+# the reader splits lines at \n, \r\n and \r; other clients also at \x85, U+2028 or read a tab differently
+WRITTEN_CONTROLS = ['\n', '\r', '\t', '\x00', '\x1b[31m', '\u202e', '\u2028', '\x85']
+SECRET = 'S3cr3tValue'
+
+
+def ini_error(call, *args):
+    with pytest.raises(_ini.IniError) as error:
+        call(*args)
+    return str(error.value)
+
+
+@pytest.mark.parametrize('char', WRITTEN_CONTROLS, ids=[repr(c) for c in WRITTEN_CONTROLS])
+def test_the_writer_refuses_control_characters_in_names_keys_and_values(char):
+    report = {'added': [], 'updated': [], 'removed': []}
+    value_message = ini_error(_ini.render_line, '', 'aws_secret_access_key', SECRET + char, '\n')
+    assert value_message == ('the value of aws_secret_access_key: must not contain a line break, a tab or another '
+                             'control character')
+    assert 'must not contain a line break, a tab' in ini_error(_ini.render_line, '', 'key' + char, 'v', '\n')
+    assert 'section <' in ini_error(_ini.new_section, 'profile' + char, {'a': 'b'}, '\n', report)
+    assert 'section <' in ini_error(_ini.render_ini, [('default' + char, [('a', 'b')])])
+    assert 'the value of AWS_SECRET_ACCESS_KEY' in ini_error(
+        _ini.render_env, [('AWS_SECRET_ACCESS_KEY', SECRET + char)])
+    assert 'a comment line' in ini_error(_ini.comment_lines, ['note' + char])
+    assert 'key <' in ini_error(_ini.apply, '', 'p', {'k' + char: 'v'}, 'present')
+    assert 'the value of k' in ini_error(_ini.apply, '[p]\nk = old\n', 'p', {'k': SECRET + char}, 'present')
+    for message in (value_message, ini_error(_ini.render_env, [('AWS_SECRET_ACCESS_KEY', SECRET + char)])):
+        assert SECRET not in message and char not in message
+
+
+@pytest.mark.parametrize('char', WRITTEN_CONTROLS, ids=[repr(c) for c in WRITTEN_CONTROLS])
+def test_values_and_sections_are_checked_before_writing_without_echo(char):
+    with pytest.raises(_ini.ProfileError) as error:
+        _ini.validate_values({'aws_secret_access_key': SECRET + char})
+    assert str(error.value) == ('values: the value of aws_secret_access_key contains a line break, a tab or another '
+                                'control character')
+    with pytest.raises(_ini.ProfileError) as error:
+        _ini.validate_values({'key' + char: 'v'})
+    assert 'values: key <' in str(error.value) and char not in str(error.value)
+    with pytest.raises(_ini.ProfileError, match='section: may not contain "]", a line break, a tab'):
+        _ini.validate_section('profile' + char)
+
+
+def test_what_the_writer_accepts_it_writes_and_reads_back():
+    values = {'aws_access_key_id': 'AKID', 'region': 'auto', 's3': {'addressing_style': 'path'}}
+    text = _ini.apply('', 'profile r2 backup', values, 'present')[0]
+    assert _ini.read_ini(text) == {'profile r2 backup': values}
+    assert _ini.render_env([('A', 'b'), ('C', None)]) == 'A=b\n'
+
+
+def test_a_tab_read_from_a_file_is_still_indentation():
+    assert _ini.read_ini('[p]\ns3 =\n\taddressing_style = path\n') == {'p': {'s3': {'addressing_style': 'path'}}}
+    assert _ini.shown('a\tb') == '<3 characters not shown>'

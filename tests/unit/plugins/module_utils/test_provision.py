@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
 from ansible_collections.cloudflare_r2.credentials.plugins.filter import provision as provision_filters
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 SETTINGS = {'account_id': ACCOUNT, 'user': 'deploy'}
@@ -230,7 +231,11 @@ def test_render_in_check_mode_uses_placeholders_and_absent_removes():
     with pytest.raises(_provision.ProvisionError, match='host web1, credential media: the reconcile returned no'):
         _provision.render_host(plan, predicted, check_mode=False)
     revoke = plan_of(settings={'state': 'absent'})
-    render = _provision.render_host(revoke, {})
+    # a token's profile stays while the reconcile has not deleted the token
+    assert [(r['user'], r['profiles']) for r in _provision.render_host(revoke, {})['runs']] == [
+        ('deploy', [{'name': 'incoming', 'state': 'absent'}])]
+    gone = dict((c['key'], {'action': 'deleted'}) for c in revoke['credentials'] if c['type'] == 'token')
+    render = _provision.render_host(revoke, gone)
     assert [(r['user'], r['profiles']) for r in render['runs']] == [
         ('backup', [{'name': 'audit', 'state': 'absent'}]),
         ('deploy', [{'name': 'media', 'state': 'absent'}, {'name': 'incoming', 'state': 'absent'}])]
@@ -245,13 +250,230 @@ def test_admin_token_without_buckets_is_checked_by_listing_buckets():
         ('audit (aws_credentials)', 'list_buckets', None)]
 
 
+def test_each_host_gets_what_was_applied_for_it_and_only_its_own_failures():
+    plan = plan_of()
+    inspected = {'plan': plan, 'entries': _provision.entries_of_host(plan)}
+    names = sorted(e['name'] for e in inspected['entries']['tokens'] + inspected['entries']['temporary'])
+    applied = dict((n, {'new_material': True, 'secret_access_key': 's' * 64}) for n in names[1:])
+    result = {'msg': '2 of 9 entries failed ...', 'credentials': applied,
+              'failures': {names[0]: 'tokens[0] (web1): HTTP 400', 'ansible:web9/media': 'tokens[8] (web9): HTTP 400'}}
+    mine = _provision.result_for_host(result, inspected)
+    assert mine['error'] == 'tokens[0] (web1): HTTP 400' and mine['work'] is True
+    assert sorted(mine['credentials']) == names[1:]
+    assert all(c['secret_access_key'] for c in mine['credentials'].values())
+    other = _provision.result_for_host(dict(result, failures={'ansible:web9/media': 'x'}), inspected)
+    assert other['error'] == ''
+    assert _provision.result_for_host({}, inspected, 'web1 and web1b are one machine')['error'] == \
+        'web1 and web1b are one machine'
+
+
 def test_a_host_without_its_part_of_the_result_is_told_why():
     plan = plan_of()
     inspected = {'plan': plan, 'entries': _provision.entries_of_host(plan)}
     assert 'no reconcile result for this host' in _provision.coverage_problem('web1', inspected, None)
     assert 'no reconcile result for this host' in _provision.coverage_problem('web1', {}, {'credentials': {}})
     failed = {'credentials': {'ansible:web1/media': {}}, 'error': 'HTTP 429 after 5 retries'}
-    assert _provision.coverage_problem('web1', inspected, failed) == (
-        'web1: the reconcile failed before this host: HTTP 429 after 5 retries')
+    # a failure still lets the host render what was applied for it, then fails it
+    assert _provision.coverage_problem('web1', inspected, failed) is None
+    assert _provision.failure_of('web1', failed) == 'web1: HTTP 429 after 5 retries'
+    assert _provision.failure_of('web1', {'credentials': {}, 'error': ''}) is None
     names = [e['name'] for e in inspected['entries']['tokens'] + inspected['entries']['temporary']]
     assert _provision.coverage_problem('web1', inspected, {'credentials': dict((n, {}) for n in names)}) is None
+
+
+# -- issue 9: one validation, whole strings -------------------------------------------
+
+TOKEN = {'name': 'media', 'permission': 'object_read_only', 'buckets': ['media-eu'], 'jurisdiction': 'eu'}
+TEMP = {'name': 'upload', 'type': 'temporary', 'bucket': 'media-eu', 'jurisdiction': 'eu'}
+
+
+@pytest.mark.parametrize('suffix', HOSTILE, ids=HOSTILE_IDS)
+@pytest.mark.parametrize('field, entry, settings, message', [
+    ('name', TOKEN, None, 'web1: provision_credentials[0]: name: required, 1 to 64 letters'),
+    ('user', TOKEN, None, 'web1: provision_credentials[0] (media): user: required (here or as provision_user), a '
+                          'unix user name'),
+    ('provision_user', TOKEN, None, 'web1: provision_credentials[0] (media): user: required'),
+    ('profile', TOKEN, None, 'web1: provision_credentials[0] (media): profile: 1 to 64 letters'),
+    ('endpoint_override', TOKEN, None, 'web1: provision_credentials[0] (media): endpoint_override: must be an '
+                                       'http:// or https:// URL with a host and without a path'),
+    ('provision_endpoint_overrides', TOKEN, None, 'web1: provision_endpoint_overrides.eu: must be an http:// or '
+                                                  'https:// URL'),
+    ('buckets', TOKEN, None, 'web1: provision_credentials[0] (media): buckets[0]: invalid bucket name <'),
+    ('bucket', TEMP, None, 'web1: provision_credentials[0] (upload): bucket: invalid bucket name <'),
+    ('prefixes', TEMP, None, 'web1: provision_credentials[0] (upload): prefixes[0]: must not contain control '
+                             'characters'),
+    ('objects', TEMP, None, 'web1: provision_credentials[0] (upload): objects[0]: must not contain control '
+                            'characters'),
+    ('provision_token_name_format', TOKEN, None, 'web1: provision_token_name_format: must not contain control '
+                                                 'characters'),
+])
+def test_a_control_character_at_the_end_of_any_field_fails_the_host(suffix, field, entry, settings, message):
+    entry = copy.deepcopy(entry)
+    settings = dict(settings or {})
+    values = {'name': 'media', 'user': 'deploy', 'profile': 'media', 'endpoint_override': 'https://r2.example.com',
+              'buckets': ['media-eu'], 'bucket': 'media-eu', 'prefixes': ['in/'], 'objects': ['in/file']}
+    if field == 'provision_user':
+        settings['user'] = 'deploy' + suffix
+    elif field == 'provision_endpoint_overrides':
+        settings['endpoint_overrides'] = {'eu': 'https://r2.example.com' + suffix}
+    elif field == 'provision_token_name_format':
+        settings['token_name_format'] = 'ansible:{host}/{name}' + suffix
+    elif isinstance(values[field], list):
+        entry[field] = [values[field][0] + suffix]
+    else:
+        entry[field] = values[field] + suffix
+    errors = errors_of([entry], settings)
+    assert any(e.startswith(message) for e in errors), errors
+    for error in errors:
+        assert suffix not in error
+
+
+def test_patterns_hold_the_whole_string():
+    for pattern, good in ((_provision.NAME_RE, 'media'), (_provision.USER_RE, 'deploy$')):
+        assert pattern.fullmatch(good) and not pattern.fullmatch(good + '\n')
+        assert pattern.pattern[0] != '^' and pattern.pattern[-1] != '$'
+
+
+def test_urls_of_the_overrides_are_checked_with_the_one_endpoint_rule():
+    for url in ('https://user:pw@r2.example.com', 'https://r2.example.com?x=1', 'https://r2.example.com/path',
+                'https://r2.example.com#f', 'not a url'):
+        errors = errors_of([TOKEN], {'endpoint_overrides': {'eu': url}})
+        assert any(e.startswith('web1: provision_endpoint_overrides.eu: must be an http:// or https:// URL with a '
+                                'host and without a path') for e in errors), (url, errors)
+    plan = plan_of([dict(TOKEN)], settings={'endpoint_overrides': {'eu': 'http://127.0.0.1:9000/'}}, homes={})
+    assert plan['credentials'][0]['endpoint'] == 'http://127.0.0.1:9000'
+
+
+def test_a_long_host_name_fails_that_host_alone_with_room_for_the_rotation():
+    """inspect checked 120 characters while the reconcile needs 115: one long name failed every host's reconcile."""
+    settings = dict(SETTINGS)
+    fits = 'h' * (115 - len('ansible:/media'))
+    assert not _provision.normalize_host(fits, [dict(TOKEN)], settings)['errors']
+    errors = _provision.normalize_host(fits + 'x', [dict(TOKEN)], settings)['errors']
+    assert errors == ["%sx: provision_credentials[0] (media): token name: at most 115 characters here (a rotation "
+                      "adds '~next' and Cloudflare allows 120), got 116 (made from provision_token_name_format)"
+                      % fits]
+    # temporary credentials are no Cloudflare token: their name has no such limit
+    assert not _provision.normalize_host(fits + 'x' * 20, [dict(TEMP)], settings)['errors']
+
+
+@pytest.mark.parametrize('name_format, detail', [
+    ('{hostname}/{name}', 'it has the field {hostname}'),
+    ('{0}/{name}', 'it has the field {0}'),
+    ('{}/{name}', 'it has the field {}'),
+    ('{host/{name}', 'it has a single { or }'),
+    ('ansible:{host}/{name}}', 'it has a single { or }'),
+    ('{host.real}/{name}', 'it has the field {host.real}'),
+    ('{host[0]}/{name}', 'it has the field {host[0]}'),
+    ('{host!r}/{name}', '{host} has a conversion or format spec'),
+    ('{host:>200}/{name}', '{host} has a conversion or format spec'),
+    ('ansible:{host}', '{name} is missing'),
+    ('static-{name}', '{host} is missing'),
+    ('', '{host} is missing'),
+    (['{host}', '{name}'], "got <a list>"),
+    (5, 'got 5'),
+])
+def test_a_bad_token_name_format_is_one_message_naming_the_variable(name_format, detail):
+    credentials = [dict(TOKEN), dict(TOKEN, name='logs'), dict(TEMP)]
+    errors = errors_of(credentials, {'token_name_format': name_format})
+    assert errors == ['web1: provision_token_name_format: must be a string whose fields are {host} (the inventory '
+                      'hostname) and {name} (the credential name), both, and no other (for example '
+                      '"ansible:{host}/{name}"; a literal brace is written {{ or }}); ' + detail]
+
+
+def test_a_good_token_name_format_with_literal_braces():
+    plan = plan_of([dict(TOKEN)], settings={'token_name_format': '{{r2}}-{name}@{host}'}, homes={})
+    assert plan['credentials'][0]['key'] == '{r2}-media@web1'
+    errors = errors_of([dict(TOKEN)], {'token_name_format': '{host}/{name}~next'})
+    assert errors == ["web1: provision_credentials[0] (media): token name: must not end with '~next' (reserved for "
+                      "the second token of a rotation) (made from provision_token_name_format)"]
+
+
+def test_caps_on_a_host_and_its_lists():
+    many = [dict(TOKEN, name='c%d' % i, profile='c%d' % i) for i in range(201)]
+    assert errors_of(many) == ["web1: provision_credentials: at most 200 credentials per host (the collection's cap), "
+                               "got 201"]
+    errors = errors_of([dict(TEMP, prefixes=['p%d/' % i for i in range(101)])])
+    assert errors == ["web1: provision_credentials[0] (upload): prefixes: at most 100 entries (the collection's cap), "
+                      "got 101"]
+    errors = errors_of([dict(TOKEN, buckets=['b%03d' % i for i in range(501)])])
+    assert errors == ["web1: provision_credentials[0] (media): buckets: at most 500 entries (the collection's cap), "
+                      "got 501"]
+
+
+# -- two hosts, one machine ---------------------------------------------------------
+
+MACHINE = {'id': 'machine-id:0f0f', 'hostname': 'box'}
+
+
+def inspected_host(host, machine='same', files_id='2049:77', user='deploy', account=ACCOUNT, render_root=''):
+    """The inspect result of ``host``, as the r2_provision_inspect action returns it (on MACHINE by default)."""
+    machine = MACHINE if machine == 'same' else machine
+    settings = dict(SETTINGS, user=user, render_root=render_root)
+    plan = _provision.normalize_host(host, [dict(TOKEN)], settings)
+    assert not plan['errors'], plan['errors']
+    home = _provision.home_of(user, {user: '/home/%s' % user}, _provision.settings_with_defaults(settings))
+    observed = [{'user': user, 'exists': True, 'home': home, 'files_id': files_id, 'profiles': {}}]
+    _provision.apply_observed(plan, observed, settings, machine)
+    return {'host': host, 'plan': plan, 'entries': _provision.entries_of_host(plan), 'account_id': account}
+
+
+def test_apply_observed_keeps_the_machine_and_the_identity_of_each_users_files():
+    plan = inspected_host('web1')['plan']
+    assert plan['machine'] == MACHINE
+    assert plan['holders'] == {'deploy': {'home': '/home/deploy', 'files_id': '2049:77'}}
+    assert inspected_host('web1', machine={'id': None, 'hostname': 'box'})['plan']['machine'] is None
+
+
+def test_fleet_flattens_the_entries_of_hosts_that_do_not_conflict():
+    hosts = [inspected_host('web1', files_id='2049:1'), inspected_host('web2', files_id='2049:2'),
+             {'host': 'failed', 'msg': 'no entries'}]
+    fleet = provision_filters.r2_provision_fleet(hosts)
+    assert fleet == {
+        'tokens': hosts[0]['entries']['tokens'] + hosts[1]['entries']['tokens'],
+        'temporary': [],
+        'hosts': ['web1', 'web2'],
+        'accounts': [ACCOUNT],
+        'errors': {},
+    }
+    assert [t['name'] for t in fleet['tokens']] == ['ansible:web1/media', 'ansible:web2/media']
+
+
+def test_two_aliases_of_one_machine_and_user_are_both_left_out_by_name():
+    hosts = [inspected_host('web1'), inspected_host('web1-alias'), inspected_host('db1', files_id='2049:99')]
+    fleet = _provision.fleet(hosts)
+    assert fleet['hosts'] == ['db1'] and [t['name'] for t in fleet['tokens']] == ['ansible:db1/media']
+    assert sorted(fleet['errors']) == ['web1', 'web1-alias']
+    assert fleet['errors']['web1'] == (
+        "hosts web1 and web1-alias are the same machine (box) and write the client files of user deploy in the same "
+        "folder (/home/deploy): each run would hand out one host's token and roll the other's, so neither is "
+        "provisioned. Keep one of them in the inventory, or give them different users or provision_render_root")
+    assert fleet['errors']['web1-alias'].startswith('hosts web1-alias and web1 are the same machine (box)')
+
+
+def test_three_aliases_name_every_other_host():
+    fleet = _provision.fleet([inspected_host('a'), inspected_host('b'), inspected_host('c')])
+    assert fleet['hosts'] == [] and fleet['tokens'] == []
+    assert 'hosts a and b are' in fleet['errors']['a'] and 'hosts a and c are' in fleet['errors']['a']
+
+
+@pytest.mark.parametrize('other', [
+    dict(machine={'id': 'machine-id:another', 'hostname': 'box'}),   # another machine
+    dict(machine={'id': 'machine-id:0f0f', 'hostname': 'box2'}),     # containers sharing a boot id
+    dict(user='backup', files_id='2049:78'),                           # another user
+    dict(files_id='2049:78', render_root='/srv/render/web2'),          # another render root
+    dict(machine=None),                                                # cannot tell: compared with none
+    dict(files_id=None),
+])
+def test_hosts_that_are_not_the_same_machine_user_and_folder_do_not_conflict(other):
+    fleet = _provision.fleet([inspected_host('web1'), inspected_host('web2', **other)])
+    assert fleet['errors'] == {} and fleet['hosts'] == ['web1', 'web2']
+
+
+def test_fleet_collects_the_accounts_of_the_hosts_it_keeps():
+    other = '1' * 32
+    fleet = _provision.fleet([inspected_host('web1'), inspected_host('web2', files_id='9:9', account=other),
+                              inspected_host('web3', files_id='9:10')])
+    assert fleet['accounts'] == [ACCOUNT, other]
+    fleet = _provision.fleet([inspected_host('web1'), inspected_host('web2', account=other)])
+    assert fleet['accounts'] == []

@@ -15,6 +15,7 @@ import requests
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareClient
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 
@@ -229,3 +230,130 @@ def test_parent_covers_leaves_undecidable_tokens_to_cloudflare():
     assert _r2.parent_covers(denied, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
     every_account = {'policies': [_policy('Workers R2 Storage Read', {'com.cloudflare.api.account.*': '*'})]}
     assert _r2.parent_covers(every_account, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
+
+
+# -- issue 9: one validation, whole strings -------------------------------------
+
+def refused(call, *args, **kwargs):
+    with pytest.raises(_r2.R2ValueError) as error:
+        call(*args, **kwargs)
+    return str(error.value)
+
+
+@pytest.mark.parametrize('suffix', HOSTILE, ids=HOSTILE_IDS)
+def test_every_validator_refuses_a_control_character_at_the_end(suffix):
+    """re.match with $ let 'value\\n' through; every pattern now holds the whole string."""
+    assert 'buckets: invalid bucket name <' in refused(_r2.validate_bucket_name, 'media-eu' + suffix)
+    assert 'account_id must be 32 hexadecimal characters' in refused(_r2.validate_account_id, ACCOUNT + suffix)
+    assert 'parent_access_key_id must be 32 hexadecimal characters' in refused(_r2.validate_token_id, 'a' * 32 + suffix)
+    assert 'name: must not contain control characters' in refused(_r2.validate_token_name, 'web1-media' + suffix)
+    assert 'prefixes[1]: must not contain control characters' in refused(
+        _r2.validate_string_list, ['ok/', 'in/' + suffix], 'prefixes')
+    assert 'ip_allow[0]: <' in refused(_r2.normalize_cidrs, ['192.0.2.0/24' + suffix], 'ip_allow')
+    assert 'expires_on: <' in refused(_r2.normalize_time, '2030-01-01T00:00:00Z' + suffix, 'expires_on')
+    assert 'endpoint_url: must be an http:// or https:// URL' in refused(
+        _r2.validate_endpoint, 'https://r2.example.com' + suffix)
+
+
+@pytest.mark.parametrize('suffix', HOSTILE, ids=HOSTILE_IDS)
+def test_messages_never_show_a_value_with_a_control_character(suffix):
+    for message in (refused(_r2.validate_bucket_name, 'media' + suffix, 'bucket'),
+                    refused(_r2.validate_token_name, 'media' + suffix),
+                    refused(_r2.normalize_buckets, [{'name': 'ok-bucket', 'jurisdiction': 'eu' + suffix}]),
+                    refused(_r2.validate_actions, ['GetObject' + suffix])):
+        assert suffix not in message and repr(suffix)[1:-1] not in message and 'media' not in message
+
+
+def test_shown_is_the_repr_of_plain_values_and_the_length_of_others():
+    assert _r2.shown('media') == "'media'" and _r2.shown('media', quote=False) == 'media'
+    assert _r2.shown('a\x1b[31mb') == '<7 characters not shown>'
+    assert _r2.shown('x' * 500) == '<500 characters not shown>'
+    assert _r2.shown(5) == '5' and _r2.shown({'a': 1}) == '<a dict>'
+
+
+def test_token_names_surrounding_whitespace_and_the_reserved_suffix():
+    assert _r2.validate_token_name('web1 media') == 'web1 media'
+    for name in (' web1', 'web1 ', '\u00a0web1'):
+        assert refused(_r2.validate_token_name, name) == 'name: must not begin or end with whitespace'
+    assert "must not end with '~next' (reserved for the second token of a rotation)" in refused(
+        _r2.validate_token_name, 'web1:media~next')
+    assert _r2.validate_token_name('web1:media~nextdoor')
+    assert refused(_r2.validate_token_name, '  ') == 'name must not be empty'
+    assert refused(_r2.validate_token_name, None, 'tokens[0].name') == 'tokens[0].name must not be empty'
+
+
+def test_token_names_with_room_for_the_rotation():
+    assert _r2.validate_token_name('x' * 115, rotation_room=True)
+    assert _r2.validate_token_name('x' * 120)
+    message = refused(_r2.validate_token_name, 'x' * 116, 'token name', rotation_room=True)
+    assert message == ("token name: at most 115 characters here (a rotation adds '~next' and Cloudflare allows 120), "
+                       "got 116")
+    assert _r2.NEXT_SUFFIX == '~next' and _r2.TOKEN_NAME_MAX - len(_r2.NEXT_SUFFIX) == 115
+
+
+@pytest.mark.parametrize('value', ['abc?x=1', '../../../user/tokens/verify', 'a' * 31, 'a' * 33, 'g' * 32,
+                                   'a' * 31 + '/', '', None, 32])
+def test_parent_ids_are_32_hexadecimal_characters(value):
+    message = refused(_r2.validate_token_id, value)
+    assert message.startswith('parent_access_key_id must be 32 hexadecimal characters (a Cloudflare token id')
+    if isinstance(value, str) and value:
+        assert value not in message
+
+
+def test_a_bad_parent_id_never_reaches_an_api_path():
+    fake = FakeCloudflare(ACCOUNT)
+    client = CloudflareClient('cfat_' + 'x' * 40, session=fake.session(), sleep=lambda s: None)
+    for parent in ('abc?x=1', '../../../user/tokens/verify'):
+        assert 'parent_access_key_id' in refused(_r2.read_parent, client, ACCOUNT, parent)
+        scope = {'bucket': 'media', 'jurisdiction': 'default', 'permission': 'object_read_only', 'ttl_seconds': 60,
+                 'parent_access_key_id': parent}
+        assert 'parent_access_key_id' in refused(_r2.mint_temporary_credentials, client, ACCOUNT, scope)
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize('url', ['not a url', 'https://', 'ftp://r2.example.com', 'https://user:pw@r2.example.com',
+                                 'https://r2.example.com?x=1', 'https://r2.example.com/#frag', 'https://r2.example.com:0',
+                                 'https://r2.example.com:99999', 'https://r2 .example.com', '//r2.example.com', 5])
+def test_endpoints_given_by_the_user(url):
+    assert refused(_r2.validate_endpoint, url).startswith(
+        'endpoint_url: must be an http:// or https:// URL with a host, without user name or password, query')
+
+
+def test_good_endpoints_and_the_path_rule():
+    assert _r2.validate_endpoint('https://r2.example.com/') == 'https://r2.example.com'
+    assert _r2.validate_endpoint('http://127.0.0.1:9000/s3/') == 'http://127.0.0.1:9000/s3'
+    assert _r2.validate_endpoint('https://[::1]:8443') == 'https://[::1]:8443'
+    assert _r2.validate_endpoint('http://127.0.0.1:9000/', 'endpoint_override', path=False) == 'http://127.0.0.1:9000'
+    assert 'endpoint_override: must be an http:// or https:// URL with a host and without a path' in refused(
+        _r2.validate_endpoint, 'http://127.0.0.1:9000/s3', 'endpoint_override', path=False)
+
+
+def test_local_signing_refuses_an_endpoint_without_a_host():
+    args = (ACCOUNT, 'a' * 32, 'b' * 64, 'media', 'object_read_only', 60)
+    assert _r2.sign_temporary_credentials(*args, endpoint='https://%s.r2.cloudflarestorage.com' % ACCOUNT)
+    for endpoint in ('not a url', '', None, '/just/a/path'):
+        assert 'endpoint_url: must be an http:// or https:// URL with a host' in refused(
+            _r2.sign_temporary_credentials, *args, endpoint=endpoint)
+    assert 'parent_access_key_id' in refused(_r2.sign_temporary_credentials, ACCOUNT, 'abc?x=1', 'b' * 64, 'media',
+                                             'object_read_only', 60, 'https://r2.example.com')
+
+
+def test_list_caps_name_the_field_the_cap_and_the_count():
+    assert refused(_r2.validate_paths, ['p/'] * 101, None) == \
+        "prefixes: at most 100 entries (the collection's cap), got 101"
+    assert refused(_r2.validate_paths, None, ['o'] * 20000) == \
+        "objects: at most 100 entries (the collection's cap), got 20000"
+    assert _r2.validate_paths(['p/'] * 100, ['o'] * 100) == (['p/'] * 100, ['o'] * 100)
+    assert refused(_r2.normalize_buckets, ['b%03d' % i for i in range(501)]) == \
+        "buckets: at most 500 entries (the collection's cap), got 501"
+    assert refused(_r2.normalize_cidrs, ['10.0.0.%d' % (i % 250) for i in range(101)], 'ip_deny') == \
+        "ip_deny: at most 100 entries (the collection's cap), got 101"
+
+
+def test_bucket_keys_of_the_api_are_read_whole():
+    key = 'com.cloudflare.edge.r2.bucket.%s_eu_media' % ACCOUNT
+    group = {'name': 'Workers R2 Storage Bucket Item Read'}
+    policy = {'effect': 'allow', 'permission_groups': [group], 'resources': {key: '*'}}
+    assert _r2.decode_policies([policy], ACCOUNT) == ('object_read_only', [('eu', 'media')])
+    policy['resources'] = {key + '\n': '*'}
+    assert _r2.decode_policies([policy], ACCOUNT) == (None, None)

@@ -225,3 +225,44 @@ def test_a_foreign_s3cmd_file_is_left_alone_with_a_clear_error(home):
     assert outcome.failed and 'was not written by cloudflare_r2.credentials' in outcome.result['msg']
     assert open(foreign).read() == '[default]\naccess_key = mine\n'
     assert not os.path.exists(os.path.join(home, '.aws'))
+
+
+# -- issue 9: which machine and which files, so that two aliases of one host can be told ------------------
+
+def test_info_reports_the_machine_and_the_real_identity_of_the_users_files(home, tmp_path):
+    write(home, [profile()])
+    outcome = run_module(r2_client_files_info, {'users': [
+        {'user': ME, 'home': home, 'profiles': [{'name': 'media'}]},
+        {'user': ME, 'home': home + '/', 'profiles': [{'name': 'media'}]},   # the same folder, spelt otherwise
+        {'user': ME, 'home': str(tmp_path / 'other'), 'profiles': [{'name': 'media'}]}]})
+    assert not outcome.failed, outcome.result.get('msg')
+    first, same, other = outcome.result['users']
+    info_of_home = os.stat(home)
+    assert first['files_id'] == '%d:%d' % (info_of_home.st_dev, info_of_home.st_ino) == same['files_id']
+    assert other['files_id'] != first['files_id']
+    machine = outcome.result['machine']
+    assert set(machine) == {'id', 'hostname'} and machine['hostname']
+    if os.path.exists('/etc/machine-id') or os.path.exists('/proc/sys/kernel/random/boot_id'):
+        assert machine['id'] and machine['id'].split(':')[0] in ('machine-id', 'boot-id')
+        raw = [open(p).read().strip() for p in ('/etc/machine-id', '/proc/sys/kernel/random/boot_id')
+               if os.path.exists(p)]
+        assert not [r for r in raw if r and r in json.dumps(outcome.result)]   # the machine id itself is not shown
+
+
+def test_a_render_root_not_made_yet_is_identified_by_its_nearest_folder(tmp_path):
+    base = os.stat(str(tmp_path))
+    assert r2_client_files_info.folder_identity(str(tmp_path / 'render' / 'web1' / 'root')) == \
+        '%d:%d/render/web1/root' % (base.st_dev, base.st_ino)
+    assert r2_client_files_info.folder_identity(str(tmp_path / 'render' / 'web2' / 'root')) != \
+        r2_client_files_info.folder_identity(str(tmp_path / 'render' / 'web1' / 'root'))
+
+
+def test_machine_identity_falls_back_to_the_boot_id_and_to_nothing(tmp_path):
+    machine_id, boot_id = tmp_path / 'machine-id', tmp_path / 'boot_id'
+    machine_id.write_text('\n')                                   # empty, as in some containers
+    boot_id.write_text('5a8c0d1e-2f3a-4b5c-6d7e-8f9a0b1c2d3e\n')
+    sources = (('machine-id', str(machine_id)), ('boot-id', str(boot_id)))
+    found = r2_client_files_info.machine_identity(sources)
+    assert found['id'].startswith('boot-id:') and '5a8c0d1e' not in found['id']
+    assert r2_client_files_info.machine_identity(sources) == found
+    assert r2_client_files_info.machine_identity((('machine-id', str(tmp_path / 'none')),))['id'] is None

@@ -9,13 +9,24 @@ __metaclass__ = type
 import datetime
 import json
 
+import pytest
+import requests
+
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_credential_set
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, envelope
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 from ansible_collections.cloudflare_r2.credentials.tests.unit.plugins.modules.test_r2_token import (  # pylint: disable=unused-import
+    ACCOUNT,
     fake,
     run,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_settle_wait(monkeypatch):
+    """The wait for a concurrent run's twin (one second of issued_on) is real time; the fake has no rival."""
+    monkeypatch.setattr(r2_credential_set, 'SETTLE_SECONDS', 0)
 
 
 def tokens(*hosts, **extra):
@@ -44,6 +55,10 @@ def held(entries, result, **overrides):
         entry.pop('rotate', None)
         out.append(entry)
     return out
+
+
+def json_of(response):
+    return response.json()
 
 
 def calls(fake_cf, since=0):
@@ -216,12 +231,115 @@ def test_missing_bucket_fails_before_any_write(fake):
         in outcome.result['msg']
 
 
-def test_duplicate_names_in_the_account_fail_before_any_write(fake):
-    fake.add_token('web2:media')
-    fake.add_token('web2:media')
+def test_duplicates_the_holder_cannot_tell_apart_are_all_reported_in_one_message_and_left_alone(fake):
+    for name in ('web2:media', 'web2:media', 'web3:media', 'web3:media'):
+        fake.add_token(name)
+    before = set(fake.tokens)
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'))
+    assert outcome.failed
+    message = outcome.result['msg']
+    assert message.startswith('2 of 3 entries failed')
+    for host in ('web2', 'web3'):
+        assert "tokens[%d] (host %s, credential media): name: 2 tokens are named '%s:media'" % (
+            int(host[-1]) - 1, host, host) in message
+    assert set(outcome.result['failures']) == set(('web2:media', 'web3:media'))
+    # the other entry is applied, the duplicates are kept as they are
+    assert [(m, p) for m, p, unused, unused2 in fake.writes] == [('POST', '/accounts/%s/tokens' % ACCOUNT)]
+    assert before <= set(fake.tokens)
+    assert outcome.result['credentials']['web1:media']['action'] == 'created'
+
+
+def test_duplicates_resolved_by_the_holders_key_id_keep_the_one_in_use(fake):
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    kept = first['credentials']['web1:media']['access_key_id']
+    twin = fake.add_token('web1:media', policies=fake.tokens[kept]['policies'])
+    outcome = converge(fake, held(entries, first))
+    assert outcome['credentials']['web1:media']['action'] == 'deduplicated'
+    assert outcome['credentials']['web1:media']['new_material'] is False
+    assert 'secret_access_key' not in outcome['credentials']['web1:media']
+    stale_next = [fake.add_token('web1:media~next'), fake.add_token('web1:media~next')]
+    outcome = converge(fake, held(entries, first))
+    assert outcome['credentials']['web1:media']['action'] == 'rotation_abandoned'
+    assert set(fake.tokens) == set([kept])
+    deleted = sorted(p.rsplit('/', 1)[1] for m, p, unused, unused2 in fake.writes if m == 'DELETE')
+    assert deleted == sorted([twin['id']] + [t['id'] for t in stale_next])
+    again = len(fake.writes)
+    converge(fake, held(entries, first))
+    assert len(fake.writes) == again
+
+
+def test_a_failed_entry_does_not_stop_the_others_and_every_failure_is_reported(fake):
+    entries = tokens('web1', 'web2', 'web3')
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu',
+                  'permission': 'object_read_write', 'ttl_seconds': 3600},
+                 {'name': 'web3:upload', 'parent': 'web3:media', 'bucket': 'backups', 'jurisdiction': 'eu',
+                  'permission': 'object_read_write', 'ttl_seconds': 3600}]
+    refused = envelope(None, 400, errors=[{'code': 1001, 'message': 'refused'}])
+    fake.script.append(('POST', r'/tokens$', refused))
+    outcome = run(r2_credential_set, tokens=entries, temporary=temporary)
+    assert outcome.failed
+    assert set(outcome.result['failures']) == set(('web1:media', 'web1:upload'))
+    assert "parent token 'web1:media' failed" in outcome.result['failures']['web1:upload']
+    creds = outcome.result['credentials']
+    assert creds['web2:media']['action'] == creds['web3:media']['action'] == 'created'
+    assert len(creds['web3:media']['secret_access_key']) == 64 and creds['web3:upload']['action'] == 'minted'
+    assert outcome.result['summary'] == {'created': 2, 'minted': 1, 'failed': 2}
+    assert len(fake.tokens) == 2
+
+
+def test_an_account_wide_failure_stops_the_writes_after_it(fake):
+    fake.script.append(('POST', r'/tokens$', envelope(None, 401, errors=[{'code': 10000, 'message': 'no'}])))
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'))
+    assert outcome.failed and len(fake.writes) == 1
+    assert outcome.result['failures']['web3:media'].startswith('tokens[2] (host web3, credential media): not '
+                                                               'attempted: Cloudflare rejected the API token')
+
+
+def test_a_delete_whose_answer_was_lost_counts_as_done(fake):
+    entries = tokens('web1', 'web2')
+    first = converge(fake, entries)
+    victim = first['credentials']['web1:media']['access_key_id']
+
+    def applied_then_reset(cf, method, path, params, body):
+        del cf.tokens[victim]
+        raise requests.exceptions.ConnectionError('Connection aborted: ConnectionResetError(104)')
+
+    fake.script.append(('DELETE', victim, applied_then_reset))
+    outcome = converge(fake, [dict(e, state='absent') for e in entries])
+    assert outcome['summary'] == {'deleted': 2} and not fake.tokens
+    assert [m for m, unused, unused2, unused3 in fake.calls].count('DELETE') == 3
+
+
+def test_a_second_run_that_created_the_same_name_at_once_keeps_one_token(fake):
+    """Two controllers create web1:media at the same time: the earlier token stays, this run deletes its own."""
+    rival = {}
+
+    def concurrent_create(cf, method, path, params, body):
+        rival['token'] = cf.add_token(body['name'], policies=cf._enrich(body['policies']),
+                                      issued_on='2025-12-31T23:59:59Z')
+        return cf.route(method, path, params, body)
+
+    fake.script.append(('POST', r'/tokens$', concurrent_create))
     outcome = run(r2_credential_set, tokens=tokens('web1', 'web2'))
-    assert outcome.failed and not fake.writes
-    assert 'tokens[1] (host web2, credential media): name: 2 tokens are named' in outcome.result['msg']
+    assert outcome.failed
+    assert set(fake.tokens) == set([rival['token']['id'], outcome.result['credentials']['web2:media']['access_key_id']])
+    assert 'web1:media' not in outcome.result['credentials']
+    assert 'another run created a token named' in outcome.result['failures']['web1:media']
+    # the run that made the earlier token keeps its own (and its holder the secret) when it sees the later one
+    mine = {}
+
+    def later_rival(cf, method, path, params, body):
+        created = cf.route(method, path, params, body)
+        mine['id'] = json_of(created)['result']['id']
+        cf.add_token(body['name'], policies=cf._enrich(body['policies']), issued_on='2026-12-31T00:00:00Z')
+        return created
+
+    fake.tokens.clear()
+    fake.script.append(('POST', r'/tokens$', later_rival))
+    kept = converge(fake, tokens('web1'))
+    assert kept['credentials']['web1:media']['access_key_id'] == mine['id']
+    assert len(kept['credentials']['web1:media']['secret_access_key']) == 64
 
 
 def test_check_mode_predicts_without_writes_or_secrets(fake):
@@ -291,7 +409,91 @@ def test_a_failed_write_returns_the_secrets_already_handed_out(fake):
     lost.append(tokens('web3')[0])
     fake.script.append(('POST', r'/tokens$', envelope(None, 400, errors=[{'code': 1001, 'message': 'quota'}])))
     outcome = run(r2_credential_set, tokens=lost)
-    assert outcome.failed and 'the 2 entries before it were applied' in outcome.result['msg']
+    assert outcome.failed and outcome.result['msg'].startswith('1 of 3 entries failed')
     web1 = outcome.result['credentials']['web1:media']
     assert web1['action'] == 'rolled' and len(web1['secret_access_key']) == 64
-    assert outcome.result['status'] == 400
+    assert 'HTTP 400' in outcome.result['failures']['web3:media']
+
+
+# -- issue 9: one validation, whole strings -------------------------------------------
+
+TEMP = {'name': 'web1:upload', 'label': 'host web1, credential upload', 'bucket': 'backups', 'jurisdiction': 'eu',
+        'parent_access_key_id': 'f' * 32}
+
+
+def refused_before_any_call(fake_cf, **args):
+    outcome = run(r2_credential_set, **args)
+    assert outcome.failed and fake_cf.calls == [], (outcome.result, fake_cf.calls)
+    return outcome.result['msg']
+
+
+@pytest.mark.parametrize('suffix', HOSTILE, ids=HOSTILE_IDS)
+def test_control_characters_in_names_labels_and_paths_are_refused_without_echo(fake, suffix):
+    cases = [
+        (dict(tokens=tokens('web1', name='web1:media' + suffix)),
+         'tokens[0] (host web1, credential media): name: must not contain control characters'),
+        (dict(tokens=tokens('web1', label='host web1' + suffix)),
+         'tokens[0] (<%d characters not shown>): label: must not contain control characters' % (9 + len(suffix))),
+        (dict(tokens=tokens('web1', buckets=['backups' + suffix])),
+         'tokens[0] (host web1, credential media): buckets[0]: invalid bucket name <'),
+        (dict(temporary=[dict(TEMP, name='web1:upload' + suffix)]),
+         'temporary[0] (host web1, credential upload): name: must not contain control characters'),
+        (dict(temporary=[dict(TEMP, label='upload' + suffix)]),
+         'temporary[0] (<%d characters not shown>): label: must not contain control characters' % (6 + len(suffix))),
+        (dict(temporary=[dict(TEMP, prefixes=['in/' + suffix])]),
+         'temporary[0] (host web1, credential upload): prefixes[0]: must not contain control characters'),
+        (dict(temporary=[dict(TEMP, objects=['in/file', 'x' + suffix])]),
+         'temporary[0] (host web1, credential upload): objects[1]: must not contain control characters'),
+        (dict(temporary=[dict(TEMP, bucket='backups' + suffix)]),
+         'temporary[0] (host web1, credential upload): bucket: invalid bucket name <'),
+        (dict(temporary=[dict(TEMP, parent_access_key_id='f' * 32 + suffix)]),
+         'temporary[0] (host web1, credential upload): parent_access_key_id must be 32 hexadecimal characters'),
+    ]
+    for args, message in cases:
+        msg = refused_before_any_call(fake, **args)
+        assert msg.startswith(message), (msg, message)
+        assert suffix not in msg
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(tokens=tokens('web1', name=' web1:media')),
+     'tokens[0] (host web1, credential media): name: must not begin or end with whitespace'),
+    (dict(tokens=tokens('web1', name='web1:media~next')),
+     "tokens[0] (host web1, credential media): name: must not end with '~next' (reserved for the second token"),
+    (dict(tokens=tokens('web1', name='x' * 116)),
+     "tokens[0] (host web1, credential media): name: at most 115 characters here (a rotation adds '~next' and "
+     "Cloudflare allows 120), got 116"),
+    (dict(tokens=tokens('web1', name='x' * 116, state='absent')), 'name: at most 115 characters here'),
+    (dict(temporary=[dict(TEMP, parent_access_key_id='abc?x=1')]),
+     'temporary[0] (host web1, credential upload): parent_access_key_id must be 32 hexadecimal characters'),
+    (dict(temporary=[dict(TEMP, parent_access_key_id='../../../user/tokens/verify')]),
+     'temporary[0] (host web1, credential upload): parent_access_key_id must be 32 hexadecimal characters'),
+    (dict(temporary=[dict(TEMP, prefixes=['p%d/' % i for i in range(20000)])]),
+     "temporary[0] (host web1, credential upload): prefixes: at most 100 entries (the collection's cap), got 20000"),
+    (dict(temporary=[dict(TEMP, objects=['o%d' % i for i in range(101)])]),
+     "temporary[0] (host web1, credential upload): objects: at most 100 entries (the collection's cap), got 101"),
+    (dict(tokens=tokens('web1', buckets=['b%03d' % i for i in range(501)])),
+     "tokens[0] (host web1, credential media): buckets: at most 500 entries (the collection's cap), got 501"),
+    (dict(tokens=tokens('web1', ip_allow=['10.0.%d.0/24' % i for i in range(101)])),
+     "tokens[0] (host web1, credential media): ip_allow: at most 100 entries (the collection's cap), got 101"),
+    (dict(tokens=tokens(*['h%d' % i for i in range(5001)])),
+     "tokens: at most 5000 entries (the collection's cap), got 5001"),
+    (dict(temporary=[dict(TEMP, name='t%d' % i) for i in range(5001)]),
+     "temporary: at most 5000 entries (the collection's cap), got 5001"),
+])
+def test_reserved_names_bad_parent_ids_and_caps_are_refused_before_any_call(fake, args, message):
+    assert message in refused_before_any_call(fake, **args)
+
+
+def test_the_one_token_name_rule_is_in_r2():
+    assert r2_credential_set.NEXT_SUFFIX is _r2.NEXT_SUFFIX
+
+
+def test_a_good_parent_id_is_used_as_given(fake):
+    parent = fake.add_token('parent', policies=[{'effect': 'allow', 'permission_groups': [
+        {'id': GROUPS['Workers R2 Storage Bucket Item Write'], 'name': 'Workers R2 Storage Bucket Item Write'}],
+        'resources': {'com.cloudflare.edge.r2.bucket.%s_eu_backups' % ACCOUNT: '*'}}])
+    fake.add_bucket('backups', 'eu')
+    result = run(r2_credential_set, temporary=[dict(TEMP, parent_access_key_id=parent['id'])]).result
+    assert result['credentials']['web1:upload']['action'] == 'minted'
+    assert fake.temp_credentials[-1]['parentAccessKeyId'] == parent['id']

@@ -190,3 +190,64 @@ def test_filters():
         filters.r2_s3_secret(None)
     assert 'non-empty token value' in str(err.value)
     assert set(filters.FilterModule().filters()) == {'r2_endpoint', 'r2_s3_secret'}
+
+
+# -- issue 9: ids, endpoints, paths and caps, refused before any API call ---------------------
+
+LOCAL = dict(signing='local', parent_secret_access_key=PARENT_SECRET)
+
+
+@pytest.mark.parametrize('parent_id', ['abc?x=1', '../../../user/tokens/verify', 'a' * 32 + '\n', 'A' * 31,
+                                       'g' * 32, 'a' * 16 + '/' + 'a' * 15])
+@pytest.mark.parametrize('signing', ['api', 'local'])
+def test_parent_ids_are_32_hexadecimal_characters(fake, parent, parent_id, signing):  # pylint: disable=redefined-outer-name
+    args = dict(LOCAL, parent_access_key_id=parent_id) if signing == 'local' else dict(parent_access_key_id=parent_id)
+    msg = failed(r2_temp_credentials, **mint(parent, **args))
+    assert msg == ('parent_access_key_id must be 32 hexadecimal characters (a Cloudflare token id, which is also its '
+                   'S3 Access Key ID)')
+    assert fake.calls == [] and fake.temp_credentials == []
+
+
+@pytest.mark.parametrize('url', ['not a url', 'https://', 'r2.example.com', 'https://user:pw@r2.example.com',
+                                 'https://r2.example.com/?x=1', 'https://r2.example.com#f', 'https://r2.example.com\n',
+                                 'https://r2\x1b[31m.example.com', 'ftp://r2.example.com'])
+@pytest.mark.parametrize('signing', ['api', 'local'])
+def test_endpoint_url_is_validated_where_it_is_taken(fake, parent, url, signing):  # pylint: disable=redefined-outer-name
+    """Local signing took 'not a url' and returned credentials with an empty aud."""
+    args = dict(LOCAL, parent_access_key_id='f' * 32) if signing == 'local' else {}
+    msg = failed(r2_temp_credentials, **mint(parent, endpoint_url=url, **args))
+    # the rule only: never the value
+    assert msg == ('endpoint_url: must be an http:// or https:// URL with a host, without user name or password, '
+                   'query, fragment, blanks or control characters (C0 or C1 controls, DEL, tab, Unicode format '
+                   'characters such as bidi overrides, line or paragraph separators)')
+    assert fake.calls == []
+
+
+def test_an_endpoint_with_a_path_and_port_is_taken(fake):
+    result = ok(r2_temp_credentials, api_token=None, bucket='uploads', parent_access_key_id='f' * 32,
+                endpoint_url='https://gw.example.com:8443/r2/', **LOCAL)
+    assert result['endpoint_url'] == 'https://gw.example.com:8443/r2'
+    claims = json.loads(b64url_decode(base64.b64decode(result['session_token']).decode()[4:].split('.')[1]))
+    assert claims['aud'] == 'gw.example.com:8443' and fake.calls == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(prefixes=['p%d/' % i for i in range(20000)]), "prefixes: at most 100 entries (the collection's cap), got 20000"),
+    (dict(objects=['o%d' % i for i in range(101)]), "objects: at most 100 entries (the collection's cap), got 101"),
+    (dict(prefixes=['ok/', 'in/\n']), 'prefixes[1]: must not contain control characters'),
+    (dict(objects=['a\u202eb']), 'objects[0]: must not contain control characters'),
+    (dict(objects=['a\tb']), 'objects[0]: must not contain control characters'),
+    (dict(bucket='reports\n'), 'bucket: invalid bucket name <8 characters not shown>'),
+    (dict(actions=['GetObject\x1b[31m'], **LOCAL), 'actions[0]: must not contain control characters'),
+    (dict(actions=['GetObject', 'Delete\u2028All'], **LOCAL), 'actions[1]: must not contain control characters'),
+])
+def test_paths_and_caps(fake, parent, args, message):  # pylint: disable=redefined-outer-name
+    args.setdefault('parent_access_key_id', 'f' * 32)
+    assert message in failed(r2_temp_credentials, **mint(parent, **args))
+    assert fake.calls == []
+
+
+def test_a_hundred_prefixes_are_sent(fake, parent):  # pylint: disable=redefined-outer-name
+    prefixes = ['p%d/' % i for i in range(100)]
+    ok(r2_temp_credentials, **mint(parent, prefixes=prefixes))
+    assert fake.temp_credentials[0]['prefixes'] == prefixes

@@ -21,6 +21,7 @@ from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_modu
     run_module,
 )
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 API_TOKEN = 'cfut_' + 'Vb8Nm2Qw4Er6Ty8Ui0Op1As3Df5Gh7Jk' + 'Zx9Cv2Bn4'
@@ -221,3 +222,55 @@ def test_return_docs_match_the_result_keys(fake, module):
         token_fields = set(_doc(module, 'RETURN')['token']['contains'])
         assert set(created['token']) == token_fields
         assert set(ok(r2_token_info)['tokens'][0]) == token_fields
+
+
+# -- issue 9: one validation, whole strings -------------------------------------------
+
+@pytest.mark.parametrize('suffix', HOSTILE, ids=HOSTILE_IDS)
+@pytest.mark.parametrize('args, message', [
+    (dict(name='web1-backup{}'), 'name: must not contain control characters'),
+    (dict(name='web1-backup{}', state='absent'), 'name: must not contain control characters'),
+    (dict(name='web1{}-backup'), 'name: must not contain control characters'),
+    # check_buckets=false: before, 'backups\n' became a write Cloudflare refuses
+    (dict(buckets=['backups{}'], check_buckets=False), 'buckets[0]: invalid bucket name <'),
+    (dict(buckets=[{'name': 'backups', 'jurisdiction': 'eu{}'}]), 'buckets[0].jurisdiction must be one of'),
+    (dict(ip_allow=['192.0.2.0/24{}']), 'ip_allow[0]: <'),
+    (dict(expires_on='2031-01-01T00:00:00Z{}'), 'expires_on: <'),
+    (dict(account_id=ACCOUNT + '{}'), 'account_id must be 32 hexadecimal characters'),
+])
+def test_a_control_character_anywhere_fails_before_any_api_call(fake, suffix, args, message):
+    params = dict(OBJ, check_buckets=False)
+    params.update(dict((k, json.loads(json.dumps(v).replace('{}', json.dumps(suffix)[1:-1])))
+                       for k, v in args.items()))
+    msg = failed(r2_token, **params)
+    assert message in msg and suffix not in msg
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(name=' web1-backup'), 'name: must not begin or end with whitespace'),
+    (dict(name='web1-backup '), 'name: must not begin or end with whitespace'),
+    (dict(name='web1-backup~next'), "name: must not end with '~next' (reserved for the second token of a rotation)"),
+    (dict(name='web1-backup~next', state='absent'), "name: must not end with '~next'"),
+    (dict(buckets=['b%03d' % i for i in range(501)]), "buckets: at most 500 entries (the collection's cap), got 501"),
+    (dict(ip_allow=['10.0.%d.0/24' % i for i in range(101)]),
+     "ip_allow: at most 100 entries (the collection's cap), got 101"),
+    (dict(ip_deny=['10.0.%d.0/24' % i for i in range(150)]),
+     "ip_deny: at most 100 entries (the collection's cap), got 150"),
+])
+def test_reserved_names_whitespace_and_caps_fail_before_any_api_call(fake, args, message):
+    params = dict(OBJ)
+    params.update(args)
+    assert message in failed(r2_token, **params)
+    assert fake.calls == []
+
+
+def test_a_name_ending_in_next_is_not_taken_from_a_rotation(fake):
+    """r2_credential_set deletes a NAME~next token its holder does not hold: r2_token may not make one."""
+    fake.add_token('web1-backup~next')
+    params = dict(OBJ)
+    params['name'] = 'web1-backup~next'
+    assert "must not end with '~next'" in failed(r2_token, **params)
+    assert not fake.writes and [t['name'] for t in fake.tokens.values()] == ['web1-backup~next']
+    params['name'] = 'x' * 120
+    assert ok(r2_token, **params)['changed'] is True   # r2_token does not rotate: 120 characters stay allowed
