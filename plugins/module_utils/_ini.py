@@ -85,10 +85,7 @@ def check_written(text, what):
 def shown(name):
     """A name read from a file, fit for a message: as it is when short and printable, else a placeholder (the
     file is the host user's: it must not put escape sequences or a long value into the controller's output)."""
-    text = '%s' % (name,)
-    if len(text) > 64 or has_control(text):
-        return '<%d characters not shown>' % len(text)
-    return text
+    return _text.shown('%s' % (name,), quote=False, limit=64)
 
 
 def split_lines(text):

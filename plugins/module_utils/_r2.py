@@ -117,19 +117,8 @@ def to_api_permission(permission):
 # -- validation -------------------------------------------------------------
 
 def shown(value, quote=True):
-    """A value fit for a message: its repr (its text without ``quote``), or only its length when it holds a
-    control character or is long.
-
-    A value in a message reaches terminals and logs: an escape sequence, a bidi override or a line break in it
-    would change what they show.
-    """
-    if isinstance(value, str):
-        if _text.has_control(value) or len(value) > SHOWN_MAX:
-            return '<%d characters not shown>' % len(value)
-        return repr(value) if quote else value
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value)
-    return '<a %s>' % type(value).__name__
+    """A value fit for a message (see _text.shown)."""
+    return _text.shown(value, quote, SHOWN_MAX)
 
 
 def check_text(value, field):

@@ -36,6 +36,22 @@ def has_control(text, allow_tab=False):
     return False
 
 
+def shown(value, quote=True, limit=200):
+    """A value fit for a message: its repr (its text without ``quote``), or only its length when it holds a control
+    character or is longer than ``limit``.
+
+    A value in a message reaches terminals and logs: an escape sequence, a bidi override or a line break in it would
+    change what they show, and a file's content (read on a host) must not flood the controller's output.
+    """
+    if isinstance(value, str):
+        if has_control(value) or len(value) > limit:
+            return '<%d characters not shown>' % len(value)
+        return repr(value) if quote else value
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return '<a %s>' % type(value).__name__
+
+
 def escaped_forms(value):
     """Every form in which a secret can reach output: as is, stripped, and escaped by repr() and by JSON.
 
