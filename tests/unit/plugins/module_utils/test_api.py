@@ -417,3 +417,11 @@ def test_an_error_envelope_that_quotes_the_token_is_not_echoed(echo):
         its = {'token': secret_forms.forms(TOKEN, TOKEN)}
         secret_forms.assert_no_leak(str(err.value), its, 'HTTP %d message' % status)
         secret_forms.assert_no_leak(err.value.errors, its, 'HTTP %d errors' % status)
+
+
+def test_the_user_agent_carries_the_version_of_galaxy_yml():
+    import yaml
+    galaxy = os.path.join(os.path.dirname(_api.__file__), '..', '..', 'galaxy.yml')
+    with open(galaxy) as handle:
+        version = yaml.safe_load(handle)['version']
+    assert _api.COLLECTION_VERSION == version and _api.USER_AGENT.endswith('/' + version)
