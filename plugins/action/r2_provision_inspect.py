@@ -16,7 +16,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import ArgumentValueError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision, _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError, check_api_token
 
 INFO_MODULE = 'cloudflare_r2.credentials.r2_client_files_info'
@@ -58,9 +58,10 @@ class ActionModule(ActionBase):
                 except CloudflareError as exc:
                     checked.errors.append(ArgumentValueError(str(exc)))
             if checked.error_messages:
-                result.update(failed=True, argument_errors=checked.error_messages,
+                result.update(failed=True, argument_errors=[_text.printable(m) for m in checked.error_messages],
                               msg='%s: validation of the provision role\'s variables failed:\n%s'
-                                  % (task_vars.get('inventory_hostname'), '\n'.join(checked.error_messages)))
+                                  % (_text.printable(task_vars.get('inventory_hostname')),
+                                     '\n'.join(_text.printable(m) for m in checked.error_messages)))
                 return result
         dummy, args = self.validate_argument_spec(argument_spec=dict(
             credentials=dict(type='raw', required=True),   # checked by normalize_host, one message per problem
@@ -94,7 +95,7 @@ class ActionModule(ActionBase):
         if mode != 'revoke' and plan['missing_users']:
             result.update(failed=True, msg='%s: provision_credentials: user(s) %s do not exist on this host (credential '
                                            'field user, or provision_user); create them first'
-                                           % (host, ', '.join(plan['missing_users'])))
+                                           % (_text.printable(host), ', '.join(plan['missing_users'])))
             return result
         result.update(host=host, plan=plan, entries=_provision.entries_of_host(plan),
                       account_id=_provision.settings_with_defaults(args.get('settings'))['account_id'])

@@ -121,6 +121,7 @@ class LookupModule(LookupBase):
                 options[name] = os.environ[env]
         try:
             account_id = _r2.validate_account_id(options['account_id'])
+            _r2.validate_endpoint(options['api_url'], 'api_url')
             endpoint = _r2.endpoint_url(account_id, options['jurisdiction'])
         except _r2.R2ValueError as exc:
             raise AnsibleLookupError('r2_credentials: %s' % exc)

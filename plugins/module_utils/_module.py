@@ -31,13 +31,21 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareError,
     check_api_token,
 )
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 import (
     JURISDICTIONS,
     PERMISSION_GROUP_NAMES,
     R2ValueError,
     validate_account_id,
 )
+
+
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose failure messages never carry a raw control character: ansible-core's own argument
+    validation quotes the value it refuses ("must be one of: ..., got: <value>"), escape sequences included."""
+
+    def fail_json(self, msg, **kwargs):
+        super(_AnsibleModule, self).fail_json(msg=_text.printable(msg), **kwargs)
 
 
 def connection_argspec():
@@ -72,6 +80,7 @@ def client_from_options(options, log=None):
     token = options.get('api_token')
     from_env = bool(token) and token == os.environ.get('CLOUDFLARE_API_TOKEN')
     check_api_token(token, 'api_token (from CLOUDFLARE_API_TOKEN)' if from_env else 'api_token')
+    _r2.validate_endpoint(options.get('api_url') or DEFAULT_API_URL, 'api_url')
     if options.get('timeout') is not None and options['timeout'] <= 0:
         raise R2ValueError('timeout must be a positive number of seconds')
     if options.get('retries') is not None and options['retries'] < 0:
@@ -92,7 +101,7 @@ class R2Module:
     def __init__(self, argument_spec, **kwargs):
         spec = connection_argspec()
         spec.update(argument_spec)
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.module = _AnsibleModule(argument_spec=spec, **kwargs)
         # Masking matches exact strings: a secret quoted by repr() or JSON (a newline shown as \\n) must be masked too.
         for value in list(self.module.no_log_values):
             self.module.no_log_values.update(_text.escaped_forms(value))

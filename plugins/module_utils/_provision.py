@@ -134,9 +134,15 @@ def _buckets(entry, jurisdiction, where, errors):
 def normalize_host(hostname, credentials, settings):
     """Validate and normalise one host's credentials; returns {'errors', 'credentials', 'users'}."""
     settings = settings_with_defaults(settings)
+    # the inventory name as messages show it: a control character in it would reach every terminal and log
+    shown_host = _text.printable('%s' % (hostname,))
     errors = []
     out = []
-    prefix = '%s: provision_credentials' % hostname
+    prefix = '%s: provision_credentials' % shown_host
+    root = settings['render_root']
+    if root and (not isinstance(root, str) or not root.startswith('/') or _text.has_control(root)):
+        return {'errors': ['%s: provision_render_root: must be empty or an absolute path without %s'
+                           % (shown_host, _r2.CONTROL_RULE)], 'credentials': [], 'users': []}
     if credentials is None:
         credentials = []
     if not isinstance(credentials, list):
@@ -147,25 +153,25 @@ def normalize_host(hostname, credentials, settings):
     try:
         _r2.validate_account_id(settings['account_id'], 'provision_account_id')
     except _r2.R2ValueError as exc:
-        errors.append('%s: %s' % (hostname, exc))
+        errors.append('%s: %s' % (shown_host, exc))
     # checked once for the host: one message, and no token name made from it
     name_format = settings['token_name_format']
     format_problem = token_name_format_problem(name_format)
     if format_problem:
-        errors.append('%s: %s' % (hostname, format_problem))
+        errors.append('%s: %s' % (shown_host, format_problem))
     overrides = settings['endpoint_overrides'] or {}
     if not isinstance(overrides, dict):
-        errors.append('%s: provision_endpoint_overrides: must be a dict of jurisdiction to URL' % hostname)
+        errors.append('%s: provision_endpoint_overrides: must be a dict of jurisdiction to URL' % shown_host)
         overrides = {}
     for jurisdiction, url in overrides.items():
         if jurisdiction not in _r2.JURISDICTIONS:
             errors.append('%s: provision_endpoint_overrides: unknown jurisdiction %s (known: %s)'
-                          % (hostname, _r2.shown(jurisdiction), ', '.join(_r2.JURISDICTIONS)))
+                          % (shown_host, _r2.shown(jurisdiction), ', '.join(_r2.JURISDICTIONS)))
         else:
             try:
                 _r2.validate_endpoint(url, 'provision_endpoint_overrides.%s' % jurisdiction, path=False)
             except _r2.R2ValueError as exc:
-                errors.append('%s: %s' % (hostname, exc))
+                errors.append('%s: %s' % (shown_host, exc))
     names = {}
     for index, entry in enumerate(credentials):
         where = '%s[%d]' % (prefix, index)
@@ -238,7 +244,7 @@ def normalize_host(hostname, credentials, settings):
         cred = {
             'name': name, 'type': kind, 'state': state, 'permission': permission, 'jurisdiction': jurisdiction,
             'user': user, 'profile': profile, 'endpoint': (endpoint or '').rstrip('/'), 'addressing_style': addressing,
-            'label': 'host %s, credential %s' % (hostname, name),
+            'label': 'host %s, credential %s' % (shown_host, name),
             'key': None if format_problem else name_format.format(host=hostname, name=name),
         }
         cred.update(flags)
@@ -305,16 +311,16 @@ def normalize_host(hostname, credentials, settings):
             if owner != cred['name']:
                 errors.append('%s: provision_credentials (%s): profile: %r of user %s is already written by credential '
                               '%r; give one of them another profile'
-                              % (hostname, cred['name'], cred['profile'], cred['user'], owner))
+                              % (shown_host, cred['name'], cred['profile'], cred['user'], owner))
         elif cred['type'] == 'temporary':
             errors.append('%s: provision_credentials (%s): render: temporary credentials exist only to be written on '
-                          'the host; render must be true' % (hostname, cred['name']))
+                          'the host; render must be true' % (shown_host, cred['name']))
     for cred in out:
         if cred['type'] == 'temporary' and cred['parent'] is not None and cred['state'] == 'present':
             parent = names.get(cred['parent'])
             if parent is None or parent['type'] != 'token' or parent['state'] != 'present':
                 errors.append('%s: provision_credentials (%s): parent: %s is not a token credential of this host '
-                              'with state present' % (hostname, cred['name'], _r2.shown(cred['parent'])))
+                              'with state present' % (shown_host, cred['name'], _r2.shown(cred['parent'])))
             else:
                 cred['parent_key'] = parent['key']
     for cred in out:
@@ -424,6 +430,22 @@ def fleet(inspected):
                            'neither is provisioned. Keep one of them in the inventory, or give them different '
                            'users or provision_render_root' % (host, other, machine_name, user, where))
                 errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
+    # two hosts whose credentials get the same token name (a provision_token_name_format such as "{host}{name}"
+    # makes "web1" + "app" and "web" + "1app" alike) would share one token: neither is reconciled
+    owners = {}
+    for item in hosts:
+        for entry in (item['entries'].get('tokens') or []) + (item['entries'].get('temporary') or []):
+            owners.setdefault(entry.get('name'), []).append(item.get('host'))
+    for name, names_hosts in sorted(owners.items(), key=lambda pair: '%s' % (pair[0],)):
+        distinct = sorted(set('%s' % h for h in names_hosts))
+        if len(distinct) < 2:
+            continue
+        for host in distinct:
+            message = ('hosts %s make the same token name %s from provision_token_name_format, so they would share '
+                       'one token: neither is provisioned. Use a format that keeps host and credential apart (the '
+                       'default "ansible:{host}/{name}")' % (', '.join(_text.printable(h) for h in distinct),
+                                                              _r2.shown(name)))
+            errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
     kept = [i for i in hosts if i.get('host') not in errors]
     accounts = []
     for item in kept:

@@ -77,6 +77,8 @@ ACCOUNT_ID_RE = re.compile(r'[0-9a-fA-F]{32}')
 # A token id, which is also its S3 Access Key ID (and a temporary credential's parent).
 TOKEN_ID_RE = re.compile(r'[0-9a-fA-F]{32}')
 BUCKET_NAME_RE = re.compile(r'[a-z0-9][a-z0-9-]{1,61}[a-z0-9]')
+# An S3 Secret Access Key of R2: the SHA-256 hex of a token value (s3_secret).
+S3_SECRET_RE = re.compile(r'[0-9a-f]{64}')
 TOKEN_NAME_MAX = 120
 # The name of the second token of a gap-free rotation (r2_credential_set): NAME + NEXT_SUFFIX. Reserved, so no
 # name given by a user may end with it.
@@ -737,14 +739,24 @@ def parent_covers(raw_token, account_id, bucket, jurisdiction, permission):
     return any(permission_covers(p, permission) for p in held), best
 
 
-def read_parent(client, account_id, parent_id):
-    """The parent token, if the API token may read it; None otherwise."""
-    validate_token_id(parent_id)   # it goes into the path
+def read_parent(client, account_id, parent_id, field='parent_access_key_id'):
+    """The parent token, if the API token may read it; None otherwise.
+
+    When both owners answer 404 (the API token may read tokens, and there is no token with that id) the id is
+    wrong: refused here, before the mint, which Cloudflare would refuse with a message about permissions.
+    """
+    validate_token_id(parent_id, field)   # it goes into the path
+    missing = 0
     for path in ('/accounts/%s/tokens/%s' % (account_id, parent_id), '/user/tokens/%s' % parent_id):
         try:
             return client.call('GET', path)
-        except (CloudflareNotFound, CloudflarePermissionError):
+        except CloudflareNotFound:
+            missing += 1
+        except (CloudflarePermissionError, CloudflareAuthError):
             continue
+    if missing == 2:
+        raise R2ValueError('%s: there is no token with id %s in account %s or among the API token user\'s tokens; '
+                           'give the id (Access Key ID) of an existing token' % (field, parent_id, account_id))
     return None
 
 

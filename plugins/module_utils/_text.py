@@ -36,6 +36,14 @@ def has_control(text, allow_tab=False):
     return False
 
 
+def printable(text):
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``, ``\\u202e``): for a message
+    that must name something that holds one (a host name, or an argument quoted by ansible-core's validation)."""
+    if not isinstance(text, str) or not has_control(text):
+        return text
+    return ''.join(repr(c)[1:-1] if c != '\\' and unicodedata.category(c) in CONTROL_CATEGORIES else c for c in text)
+
+
 def shown(value, quote=True, limit=200):
     """A value fit for a message: its repr (its text without ``quote``), or only its length when it holds a control
     character or is longer than ``limit``.

@@ -560,7 +560,11 @@ class Reconciler:
         """The API token as a parent: its id, and the token itself when it may be read."""
         if self._api_parent is None:
             dummy, verified = _r2.verify_token(self.client, self.account_id)
-            self._api_parent = (verified['id'], _r2.read_parent(self.client, self.account_id, verified['id']))
+            try:
+                parent = _r2.read_parent(self.client, self.account_id, verified['id'])
+            except _r2.R2ValueError:
+                parent = None   # the API token exists (it was verified): it just cannot be read back here
+            self._api_parent = (verified['id'], parent)
         return self._api_parent
 
     # -- plan ----------------------------------------------------------------
@@ -583,7 +587,7 @@ class Reconciler:
             else:
                 problem = str(_r2.DuplicateTokenError(name, found)).replace(' Nothing was changed.', '') + (
                     ' The holder holds none of them (held access key id %s), so this run cannot tell which one '
-                    'is in use; nothing was changed for this entry.' % ('empty' if not held else held))
+                    'is in use; nothing was changed for this entry.' % ('empty' if not held else _r2.shown(held)))
         if len(nexts) > 1:
             kept = [t for t in nexts if held and t.get('id') == held] or nexts[:1]
             extra.extend(t for t in nexts if t is not kept[0])
@@ -835,7 +839,8 @@ class Reconciler:
                 if parent_plan is None and not self.check_mode:
                     if plan['scope']['parent_access_key_id']:
                         plan['parent_id'] = plan['scope']['parent_access_key_id']
-                        parent_raw = _r2.read_parent(self.client, self.account_id, plan['parent_id'])
+                        parent_raw = _r2.read_parent(self.client, self.account_id, plan['parent_id'],
+                                                      '%s: parent_access_key_id' % plan['label'])
                     else:
                         plan['parent_id'], parent_raw = self.api_parent()
                     # Refused here, before any write, when the parent could be read (a parent token of this run

@@ -244,6 +244,10 @@ def validate(params, account_id):
     if params['endpoint_url']:
         _r2.validate_endpoint(params['endpoint_url'])
     if scope['signing'] == 'local':
+        if params['parent_secret_access_key'] and not _r2.S3_SECRET_RE.fullmatch(params['parent_secret_access_key']):
+            raise _r2.R2ValueError('parent_secret_access_key: must be the parent\'s Secret Access Key, 64 hexadecimal '
+                                   'characters (the SHA-256 of its token value) and nothing else; the value is not '
+                                   'shown')
         if not params['parent_secret_access_key']:
             raise _r2.R2ValueError('parent_secret_access_key is required with signing=local: the credentials are '
                                    'signed with the parent token\'s Secret Access Key')

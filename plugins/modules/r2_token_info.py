@@ -116,7 +116,7 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _text
 
 
 def main():
@@ -142,7 +142,8 @@ def run(r2):
         try:
             compiled = jmespath.compile(params['query'])
         except jmespath.exceptions.JMESPathError as exc:
-            raise _r2.R2ValueError('query: not a valid JMESPath expression: %s' % exc)
+            # jmespath's message quotes the expression, control characters included
+            raise _r2.R2ValueError('query: not a valid JMESPath expression: %s' % _text.printable(str(exc)))
     store = _r2.TokenStore(r2.client(), account_id, params['owner'])
     tokens = []
     for raw in store.list():
