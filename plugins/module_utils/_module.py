@@ -103,8 +103,7 @@ class R2Module:
         spec.update(argument_spec)
         self.module = _AnsibleModule(argument_spec=spec, **kwargs)
         # Masking matches exact strings: a secret quoted by repr() or JSON (a newline shown as \\n) must be masked too.
-        for value in list(self.module.no_log_values):
-            self.module.no_log_values.update(_text.escaped_forms(value))
+        _text.mask_escaped(self.module.no_log_values)
         self.params = self.module.params
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))

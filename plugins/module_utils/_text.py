@@ -60,6 +60,12 @@ def shown(value, quote=True, limit=200):
     return '<a %s>' % type(value).__name__
 
 
+def mask_escaped(no_log_values):
+    """Add the escaped forms of every value of an AnsibleModule's ``no_log_values`` to it (see escaped_forms)."""
+    for value in list(no_log_values):
+        no_log_values.update(escaped_forms(value))
+
+
 def escaped_forms(value):
     """Every form in which a secret can reach output: as is, stripped, and escaped by repr() and by JSON.
 

@@ -204,7 +204,7 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _safe_io
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _safe_io, _text
 # The editor lives in _ini (one INI format for the collection); these names stay importable from here.
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._ini import (  # noqa: F401 pylint: disable=unused-import
     MASK,
@@ -285,6 +285,7 @@ def main():
     secrets = set(leaf_strings(values, secret_keys))
     module.no_log_values.difference_update(set(leaf_strings(values)) - secrets)
     module.no_log_values.update(secrets)
+    _text.mask_escaped(module.no_log_values)   # the secrets in their repr() and JSON forms too
 
     path = posixpath.normpath(params['path'])
     result = dict(changed=False, path=path, section=params['section'], created=False, added=[], updated=[],

@@ -504,7 +504,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _s3_probe, _safe_io
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _s3_probe, _safe_io, _text
 
 CheckError = _s3_probe.ProbeError
 
@@ -633,6 +633,7 @@ class Check(object):
         if source != 'values':
             # read from files, so AnsibleModule does not know them
             module.no_log_values.update(v for v in (creds['secret_access_key'], creds['session_token']) if v)
+            _text.mask_escaped(module.no_log_values)   # the secrets in their repr() and JSON forms too
         if fields.get('endpoint_url'):
             creds['endpoint_url'] = fields['endpoint_url']
         request = self.request
@@ -798,6 +799,7 @@ def main():
         required_together=[('access_key_id', 'secret_access_key')],
         supports_check_mode=True,
     )
+    _text.mask_escaped(module.no_log_values)   # the secrets in their repr() and JSON forms too
     params = module.params
     # the aws CLI's own files in the home of the user the module runs as, unless given (or set in the environment)
     layout = _client_files.Layout(os.environ.get('HOME') or pwd.getpwuid(os.geteuid()).pw_dir)

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 import pytest
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _s3_probe, _text
@@ -39,3 +41,12 @@ def test_the_ini_writer_and_the_s3_probe_use_the_same_rule(text):
     creds = {'access_key_id': 'AKID', 'secret_access_key': 'secret' + text, 'endpoint_url': 'https://r2.example'}
     with pytest.raises(_s3_probe.ProbeError, match='the secret_access_key contains a control character'):
         _s3_probe.validate_credentials(creds)
+
+
+def test_mask_escaped_adds_the_repr_and_json_forms_of_every_no_log_value():
+    secret = 'Zq8' + 'x' * 20 + '"\\\n' + 'w' * 20
+    values = set([secret, 'short'])
+    _text.mask_escaped(values)
+    assert repr(secret)[1:-1] in values and json.dumps(secret)[1:-1] in values and secret.strip() in values
+    # a short value has no forms of its own (they would mask ordinary words)
+    assert values == set([secret, 'short']) | _text.escaped_forms(secret)
