@@ -725,6 +725,11 @@ def role_cases(c):
     c.role('two credentials with the same name', [app, dict(app)], field='name')
     c.role('unknown field "bukets"', [{'name': 'app', 'permission': 'object_read_write', 'bukets': ['media']}],
            field='bukets')
+    c.role('unknown field with an ANSI escape and a newline',
+           [{'name': 'app', 'permission': 'object_read_write', 'bad\x1b[2Jfield\n': 1}], field='unknown field',
+           hostile='bad\x1b[2Jfield\n')
+    c.role('unknown field 1 (a YAML number key)', [{'name': 'app', 'permission': 'object_read_write', 1: 'y'}],
+           field='unknown field')
     c.role('type "magic"', w(type='magic'), field='type')
     c.role('state "gone"', w(state='gone'), field='state')
     # users and profiles

@@ -192,7 +192,8 @@ def normalize_host(hostname, credentials, settings):
             errors.append('%s: type: must be token or temporary' % where)
             continue
         known = FIELDS['common'] + FIELDS[kind]
-        unknown = sorted(set(entry) - set(known))
+        # field names are the user's text (a YAML key may also be a number): shown, never echoed raw
+        unknown = sorted(_r2.shown(k, quote=False) for k in entry if k not in known)
         if unknown:
             errors.append('%s: unknown field(s) %s for type %s (known: %s)'
                           % (where, ', '.join(unknown), kind, ', '.join(sorted(known))))
@@ -393,8 +394,10 @@ def apply_observed(plan, observed_users, settings, machine=None):
 
 
 def _shared_files(hosts):
-    """{(machine, user, files_id): [(host, home)]} of the users whose client files two or more hosts write."""
+    """{(machine, user, files_id): [(host, home)]} of the users whose client files two or more hosts write with a
+    profile of the same name (aliases that write different profiles into the same files do not meet)."""
     claims = {}
+    profiles = {}
     for item in hosts:
         plan = item.get('plan') or {}
         machine = plan.get('machine') or {}
@@ -404,7 +407,14 @@ def _shared_files(hosts):
             if (holder or {}).get('files_id'):
                 key = (machine['id'], machine.get('hostname'), user, holder['files_id'])
                 claims.setdefault(key, []).append((item.get('host'), holder.get('home')))
-    return dict((key, holders) for key, holders in claims.items() if len(holders) > 1)
+                profiles[(key, item.get('host'))] = set(c.get('profile') for c in plan.get('credentials') or []
+                                                        if c.get('render') and c.get('user') == user)
+    shared = {}
+    for key, holders in claims.items():
+        met = [h for h in holders if any(profiles[(key, h[0])] & profiles[(key, o[0])] for o in holders if o != h)]
+        if len(met) > 1:
+            shared[key] = met
+    return shared
 
 
 def fleet(inspected):
@@ -425,10 +435,11 @@ def fleet(inspected):
                 if other == host:
                     continue
                 where = home if other_home == home else '%s, as %s on %s' % (home, other_home, other)
-                message = ('hosts %s and %s are the same machine (%s) and write the client files of user %s in the '
+                message = ('hosts %s and %s are the same machine (%s) and write the same profiles of user %s in the '
                            'same folder (%s): each run would hand out one host\'s token and roll the other\'s, so '
                            'neither is provisioned. Keep one of them in the inventory, or give them different '
-                           'users or provision_render_root' % (host, other, machine_name, user, where))
+                           'users, profiles or provision_render_root'
+                           % tuple(_text.printable('%s' % v) for v in (host, other, machine_name, user, where)))
                 errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
     # two hosts whose credentials get the same token name (a provision_token_name_format such as "{host}{name}"
     # makes "web1" + "app" and "web" + "1app" alike) would share one token: neither is reconciled

@@ -588,6 +588,7 @@ class Reconciler:
                 problem = str(_r2.DuplicateTokenError(name, found)).replace(' Nothing was changed.', '') + (
                     ' The holder holds none of them (held access key id %s), so this run cannot tell which one '
                     'is in use; nothing was changed for this entry.' % ('empty' if not held else _r2.shown(held)))
+                return found, nexts, problem
         if len(nexts) > 1:
             kept = [t for t in nexts if held and t.get('id') == held] or nexts[:1]
             extra.extend(t for t in nexts if t is not kept[0])
@@ -775,7 +776,15 @@ class Reconciler:
                                              t.get('id') or ''))
             if first.get('id') == mine.get('id'):
                 continue
-            store.delete(mine['id'])
+            try:
+                store.delete(mine['id'])
+            except (_r2.R2ValueError, CloudflareError) as exc:
+                # still a working token whose secret this run has: handed out; the next run deduplicates
+                self.r2.module.warn('%s: another run created a token named %s at the same time (id %s), and this '
+                                    'run could not delete its own copy (id %s): %s'
+                                    % (plan['label'], _r2.shown(mine.get('name')), first.get('id'), mine.get('id'),
+                                       exc))
+                continue
             plan['failed'] = True
             self.results.pop(plan['entry']['name'], None)
             lost[plan['entry']['name']] = (
@@ -861,7 +870,8 @@ class Reconciler:
         stop = None
         for plan in token_plans:
             name = plan['entry']['name']
-            if plan.get('failure') or stop:
+            if plan.get('failure') or (stop and plan['steps']):
+                # an entry with nothing to write still gets its result after an account-wide failure
                 plan['failed'] = True
                 failures[name] = plan.get('failure') or '%s: not attempted: %s' % (plan['label'], stop)
                 continue
@@ -877,15 +887,14 @@ class Reconciler:
             try:
                 failures.update(self.settle_created(store, token_plans))
             except (_r2.R2ValueError, CloudflareError) as exc:
-                stop = str(exc)
-                for plan in token_plans:
-                    if plan.get('created'):
-                        failures.setdefault(plan['entry']['name'], '%s: could not check for a token of the same '
-                                            'name made by another run: %s' % (plan['label'], exc))
+                # the tokens made are real and handed out; a twin made by another controller, if any, is resolved
+                # by the next run (the holder's key id says which one is in use)
+                self.r2.module.warn('could not list the tokens again after creating them, so a token of the same '
+                                    'name made by another run at the same time was not looked for: %s' % exc)
         for plan in temp_plans:
             name = plan['entry']['name']
             parent_plan = plan['parent_plan']
-            if stop:
+            if stop and plan['mint']:
                 failures[name] = '%s: not attempted: %s' % (plan['label'], stop)
                 continue
             if parent_plan is not None and parent_plan.get('failed') and plan['mint']:
@@ -903,6 +912,8 @@ class Reconciler:
                     'is in credentials: %s%s' % (len(failures), len(token_plans) + len(temp_plans),
                                                  '; '.join(shown[:20]),
                                                  ' (and %d more, see failures)' % (len(shown) - 20) if len(shown) > 20 else ''),
+                changed=any(r['changed'] for r in self.results.values()) or any(
+                    p.get('created') for p in token_plans),
                 failures=failures, credentials=self.results, summary=self.summary(),
                 api_requests=self.requests_by_method())
         return {

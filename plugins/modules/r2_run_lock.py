@@ -20,7 +20,13 @@ description:
     controller (a cron job that overlaps, a second terminal) run one after the other, and the second one reads
     what the first one rendered.
   - The lock file holds the process id, its start time and the host name. A lock whose process is gone (a
-    finished or killed run) is free, so a killed run never blocks the next one. The lock covers one machine;
+    finished or killed run) is free, so a killed run never blocks the next one. A lock taken under another host
+    name (a lock folder shared between machines) cannot be checked and counts as held for 24 hours.
+  - The lock covers the runs that use the same O(lock_dir): by default the folder is per user, so runs of two unix
+    users on one controller are serialized only when both set the same O(lock_dir) (for example a folder of
+    their group). The folder must be a real folder of this user or root that other users cannot write; a link
+    or a world-writable folder is refused, since whoever may write there can hold or remove every run's lock.
+  - The lock covers one machine;
     several controllers are covered by M(cloudflare_r2.credentials.r2_credential_set) itself (duplicate tokens are
     detected after each create and resolved).
   - Runs on the controller only; the target host is not contacted.
@@ -56,7 +62,7 @@ options:
   lock_dir:
     description:
       - Folder of the lock files on the controller, created 0700 when missing. Default C($R2_LOCK_DIR), else
-        C(~/.ansible/cloudflare_r2/locks).
+        C(~/.ansible/cloudflare_r2/locks). Must belong to this user or root and not be writable by other users.
     type: path
   timeout:
     description: Seconds to wait for another run that holds the lock; V(0) fails at once.

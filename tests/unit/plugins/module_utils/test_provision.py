@@ -406,11 +406,12 @@ def test_caps_on_a_host_and_its_lists():
 MACHINE = {'id': 'machine-id:0f0f', 'hostname': 'box'}
 
 
-def inspected_host(host, machine='same', files_id='2049:77', user='deploy', account=ACCOUNT, render_root=''):
+def inspected_host(host, machine='same', files_id='2049:77', user='deploy', account=ACCOUNT, render_root='',
+                   profile=None):
     """The inspect result of ``host``, as the r2_provision_inspect action returns it (on MACHINE by default)."""
     machine = MACHINE if machine == 'same' else machine
     settings = dict(SETTINGS, user=user, render_root=render_root)
-    plan = _provision.normalize_host(host, [dict(TOKEN)], settings)
+    plan = _provision.normalize_host(host, [dict(TOKEN, profile=profile or TOKEN['name'])], settings)
     assert not plan['errors'], plan['errors']
     home = _provision.home_of(user, {user: '/home/%s' % user}, _provision.settings_with_defaults(settings))
     observed = [{'user': user, 'exists': True, 'home': home, 'files_id': files_id, 'profiles': {}}]
@@ -445,10 +446,17 @@ def test_two_aliases_of_one_machine_and_user_are_both_left_out_by_name():
     assert fleet['hosts'] == ['db1'] and [t['name'] for t in fleet['tokens']] == ['ansible:db1/media']
     assert sorted(fleet['errors']) == ['web1', 'web1-alias']
     assert fleet['errors']['web1'] == (
-        "hosts web1 and web1-alias are the same machine (box) and write the client files of user deploy in the same "
+        "hosts web1 and web1-alias are the same machine (box) and write the same profiles of user deploy in the same "
         "folder (/home/deploy): each run would hand out one host's token and roll the other's, so neither is "
-        "provisioned. Keep one of them in the inventory, or give them different users or provision_render_root")
+        "provisioned. Keep one of them in the inventory, or give them different users, profiles or "
+        "provision_render_root")
     assert fleet['errors']['web1-alias'].startswith('hosts web1-alias and web1 are the same machine (box)')
+
+
+def test_a_host_name_with_a_control_character_is_shown_escaped_in_the_conflict():
+    fleet = _provision.fleet([inspected_host('web1'), dict(inspected_host('web1x'), host='web1\x1b[2J')])
+    assert 'hosts web1 and web1\\x1b[2J are the same machine' in fleet['errors']['web1']
+    assert '\x1b' not in ''.join(fleet['errors'].values())
 
 
 def test_three_aliases_name_every_other_host():
@@ -463,6 +471,7 @@ def test_three_aliases_name_every_other_host():
     dict(user='backup', files_id='2049:78'),                           # another user
     dict(files_id='2049:78', render_root='/srv/render/web2'),          # another render root
     dict(machine=None),                                                # cannot tell: compared with none
+    dict(profile='other'),                                             # the same files, other profiles
     dict(files_id=None),
 ])
 def test_hosts_that_are_not_the_same_machine_user_and_folder_do_not_conflict(other):

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -101,3 +102,46 @@ def test_runs_that_start_together_get_the_lock_exactly_once(tmp_path):
         for holder in holders:
             holder.kill()
             holder.wait()
+
+
+def test_a_guard_held_by_another_process_does_not_stretch_the_wait(tmp_path):
+    """The guard is only ever tried (LOCK_NB): a process that holds it cannot make a run wait past its timeout."""
+    _run_lock.check_folder(str(tmp_path))
+    guard = str(tmp_path / (KEY + '.lock.guard'))
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, os, sys, time\n'
+                               'fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n'
+                               'fcntl.flock(fd, fcntl.LOCK_EX)\nprint("held", flush=True)\ntime.sleep(60)', guard],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        start = time.monotonic()
+        with pytest.raises(_run_lock.LockError, match='another run of this account is in progress'):
+            _run_lock.acquire(str(tmp_path), KEY, os.getpid(), 0.5)
+        assert time.monotonic() - start < 30
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_folder_others_may_write_or_a_link_is_refused(tmp_path):
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(_run_lock.LockError, match='not be writable by other users'):
+        _run_lock.acquire(str(shared), KEY, os.getpid(), 0)
+    link = tmp_path / 'link'
+    link.symlink_to(tmp_path / 'elsewhere')
+    (tmp_path / 'elsewhere').mkdir(mode=0o700)
+    with pytest.raises(_run_lock.LockError, match='is not a folder'):
+        _run_lock.acquire(str(link), KEY, os.getpid(), 0)
+    assert not os.listdir(str(tmp_path / 'elsewhere'))
+
+
+def test_a_lock_from_another_host_name_is_held_for_a_day_then_free(tmp_path, sleeper):
+    path = tmp_path / (KEY + '.lock')
+    holder = dict(_run_lock.me(sleeper.pid), host='other-controller')
+    path.write_text(json.dumps(holder))
+    with pytest.raises(_run_lock.LockError, match='other-controller'):
+        _run_lock.acquire(str(tmp_path), KEY, os.getpid(), 0)
+    later = time.time() + _run_lock.FOREIGN_MAX_AGE + 60
+    assert _run_lock.acquire(str(tmp_path), KEY, os.getpid(), 0, clock=lambda: later)[1]['host'] == 'other-controller'

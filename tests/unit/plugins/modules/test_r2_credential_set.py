@@ -231,6 +231,14 @@ def test_missing_bucket_fails_before_any_write(fake):
         in outcome.result['msg']
 
 
+def test_duplicates_left_alone_are_not_counted_as_deleted_by_the_quota_check(fake):
+    for name in ('web1:media', 'web1:media', 'web1:media~next', 'web1:media~next', 'other'):
+        fake.add_token(name)
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'), token_quota=6)
+    assert outcome.failed and not fake.writes
+    assert outcome.result['msg'].startswith('token_quota: this run would make 7 tokens (5 now, 2 to create, 0 to')
+
+
 def test_duplicates_the_holder_cannot_tell_apart_are_all_reported_in_one_message_and_left_alone(fake):
     for name in ('web2:media', 'web2:media', 'web3:media', 'web3:media'):
         fake.add_token(name)
@@ -288,12 +296,19 @@ def test_a_failed_entry_does_not_stop_the_others_and_every_failure_is_reported(f
     assert len(fake.tokens) == 2
 
 
-def test_an_account_wide_failure_stops_the_writes_after_it(fake):
+def test_an_account_wide_failure_stops_the_writes_after_it_and_converged_entries_keep_their_results(fake):
+    converged = tokens('web0')
+    first = converge(fake, converged)
+    start = len(fake.writes)
     fake.script.append(('POST', r'/tokens$', envelope(None, 401, errors=[{'code': 10000, 'message': 'no'}])))
-    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'))
-    assert outcome.failed and len(fake.writes) == 1
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3') + held(converged, first))
+    assert outcome.failed and len(fake.writes) == start + 1
     assert outcome.result['failures']['web3:media'].startswith('tokens[2] (host web3, credential media): not '
                                                                'attempted: Cloudflare rejected the API token')
+    # the entry that needed no write is not a failure: its host is converged
+    assert 'web0:media' not in outcome.result['failures']
+    assert outcome.result['credentials']['web0:media']['action'] == 'unchanged'
+    assert outcome.result['summary'] == {'unchanged': 1, 'failed': 3}
 
 
 def test_a_delete_whose_answer_was_lost_counts_as_done(fake):
