@@ -247,8 +247,8 @@ options:
     default: true
 notes:
   - B(Secrets are returned in RV(credentials)). Always use C(no_log=true) on the task.
-  - When a write fails, the module fails with the results of the entries applied before it in RV(credentials),
-    new secrets included, so that a caller can still hand them out.
+  - When writes fail, the module fails with the results of every entry that was applied in RV(credentials), new
+    secrets included, so that a caller can still hand them out, and the failures in RV(failures).
   - The API token needs C(Account API Tokens Write) (or C(API Tokens Write) for O(owner=user)) and, to check
     buckets, C(Workers R2 Storage Read). To mint temporary credentials from a token, it needs
     C(Workers R2 Storage Write).
@@ -300,7 +300,8 @@ EXAMPLES = r'''
 RETURN = r'''
 credentials:
   description:
-    - One entry per token and temporary credential, keyed by name.
+    - One entry per token and temporary credential, keyed by name. An entry that failed is only here when it got
+      new secret material before its failure (with RV(credentials.failed)); its message is in RV(failures).
   returned: always
   type: dict
   contains:
