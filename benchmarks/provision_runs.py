@@ -10,9 +10,9 @@ temporary credentials minted from its token). The account also holds --extra-tok
 token listing takes several pages. The API goes to the emulator directly (no Prism: this measures the
 collection), the renders' S3 checks to the emulator's S3 endpoints. Runs, for each N, on a fresh account:
 
-    baseline   the same three plays with as many tasks per phase as the role's converged path, each one
+    baseline   the same four plays (lock, inspect, reconcile, render) with as many tasks per phase as the role's converged path, each one
                ansible.builtin.set_fact or ansible.builtin.debug (verbosity 1): the cost of Ansible itself
-    floor(K)   the same three plays where each host runs K real minimal modules (ansible.builtin.stat): 1 in
+    floor(K)   the same four plays where each host runs K real minimal modules (ansible.builtin.stat): 1 in
                the inspect play, K-1 in the render play, and the reconcile play one on the controller. K=1 is
                what a converged run needs (inspect), K=3 what a first run needs (inspect, write, check)
     first      ansible-playbook -i INV cloudflare_r2.credentials.provision --forks F
@@ -105,12 +105,16 @@ def write_inventory(root, count, stack):
 
 
 def write_plays(root, name, phases):
-    """The provision playbook's three plays, each including root/NAME-PHASE.yml (the tasks in phases[PHASE]);
-    the reconcile runs once, delegated to the controller, as the role's does. Returns the playbook's path."""
+    """The provision playbook's four plays: the run lock (one controller-only task, run once, as the role's
+    r2_run_lock), then three plays each including root/NAME-PHASE.yml (the tasks in phases[PHASE]); the
+    reconcile runs once, delegated to the controller, as the role's does. Returns the playbook's path."""
     for phase, tasks in phases.items():
         with open(os.path.join(root, '%s-%s.yml' % (name, phase)), 'w', encoding='utf-8') as handle:
             json.dump(tasks, handle)  # JSON is YAML
     plays = [
+        {'name': 'Lock', 'hosts': HOSTS, 'gather_facts': False, 'strategy': 'ansible.builtin.linear',
+         'tasks': [{'name': 'Lock', 'ansible.builtin.set_fact': {'__bench_lock': True}, 'run_once': True,
+                    'delegate_to': 'localhost'}]},
         {'name': 'Inspect', 'hosts': HOSTS, 'gather_facts': False,
          'tasks': [{'name': 'Inspect', 'ansible.builtin.include_tasks': name + '-inspect.yml'}]},
         {'name': 'Reconcile', 'hosts': HOSTS, 'gather_facts': False, 'strategy': 'ansible.builtin.linear',
@@ -127,7 +131,7 @@ def write_plays(root, name, phases):
 
 
 def write_baseline(root):
-    """The three plays with the role's tasks replaced by set_fact/debug (no module runs)."""
+    """The four plays with the role's tasks replaced by set_fact/debug (no module runs)."""
     phases = {}
     for phase, count in PHASE_TASKS.items():
         phases[phase] = []
@@ -141,7 +145,7 @@ def write_baseline(root):
 
 
 def write_floor(root, calls):
-    """The three plays where each host runs `calls` minimal modules (stat): 1 when inspecting, the rest when
+    """The four plays where each host runs `calls` minimal modules (stat): 1 when inspecting, the rest when
     rendering; the reconcile one on the controller."""
     def stats(phase, count):
         return [{'name': '%s %d' % (phase, number), 'ansible.builtin.stat': {

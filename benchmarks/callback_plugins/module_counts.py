@@ -35,6 +35,8 @@ CONTROLLER_ONLY = frozenset((
     'add_host', 'assert', 'debug', 'fail', 'group_by', 'import_role', 'import_tasks', 'include', 'include_role',
     'include_tasks', 'include_vars', 'meta', 'pause', 'set_fact', 'set_stats', 'validate_argument_spec',
 ))
+# The collection's actions that run no module at all (the run lock is a file on the controller).
+COLLECTION_CONTROLLER_ONLY = frozenset(('cloudflare_r2.credentials.r2_run_lock',))
 LOCALHOST = frozenset(('localhost', '127.0.0.1', '::1'))
 CONTROLLER = 'controller'
 
@@ -50,6 +52,8 @@ def module_name(task):
 
 
 def runs_module(name):
+    if name in COLLECTION_CONTROLLER_ONLY:
+        return False
     return not (name.startswith('ansible.builtin.') and name.rsplit('.', 1)[-1] in CONTROLLER_ONLY)
 
 
