@@ -582,6 +582,9 @@ class Reconciler:
         problem = None
         if len(found) > 1:
             kept = [t for t in found if held and t.get('id') == held]
+            if not kept and held and any(t.get('id') == held for t in nexts):
+                # the holder has the new token of a rotation: every token of the old name is on its way out
+                kept = found[:1]
             if kept:
                 extra.extend(t for t in found if t is not kept[0])
                 found = kept

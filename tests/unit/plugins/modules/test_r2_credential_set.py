@@ -277,6 +277,17 @@ def test_duplicates_resolved_by_the_holders_key_id_keep_the_one_in_use(fake):
     assert len(fake.writes) == again
 
 
+def test_a_rotation_finishes_when_the_old_name_has_a_twin(fake):
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    started = converge(fake, [dict(e, rotate=True) for e in held(entries, first)])
+    new_id = started['credentials']['web1:media']['access_key_id']
+    fake.add_token('web1:media')   # a twin of the old token
+    finished = converge(fake, held(entries, started))
+    assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
+    assert [(t['id'], t['name']) for t in fake.tokens.values()] == [(new_id, 'web1:media')]
+
+
 def test_a_failed_entry_does_not_stop_the_others_and_every_failure_is_reported(fake):
     entries = tokens('web1', 'web2', 'web3')
     temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu',
