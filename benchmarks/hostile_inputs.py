@@ -926,9 +926,8 @@ def main():
                 targets.append(row[0].target)
         for target in targets + ['total']:
             sub = [r for r in rows if target in ('total', r[0].target)]
-            print('%-24s %6d %14d %7d %9d' % (target, len(sub), sum(1 for r in sub if r[2] == 'clean'),
-                                             sum(1 for r in sub if r[2] == 'valid'),
-                                             sum(1 for r in sub if r[2] == 'problem')))
+            counts = [sum(1 for r in sub if r[2] == kind) for kind in ('clean', 'valid', 'problem')]
+            print('%-24s %6d %14d %7d %9d' % tuple([target, len(sub)] + counts))
         print()
     problems = [r for r in results if r[2] == 'problem']
     print('## problems (%d)' % len(problems))

@@ -452,10 +452,10 @@ def fleet(inspected):
         if len(distinct) < 2:
             continue
         for host in distinct:
+            together = ', '.join(_text.printable(h) for h in distinct)
             message = ('hosts %s make the same token name %s from provision_token_name_format, so they would share '
                        'one token: neither is provisioned. Use a format that keeps host and credential apart (the '
-                       'default "ansible:{host}/{name}")' % (', '.join(_text.printable(h) for h in distinct),
-                                                              _r2.shown(name)))
+                       'default "ansible:{host}/{name}")' % (together, _r2.shown(name)))
             errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
     kept = [i for i in hosts if i.get('host') not in errors]
     accounts = []

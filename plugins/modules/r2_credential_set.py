@@ -853,7 +853,7 @@ class Reconciler:
                     if plan['scope']['parent_access_key_id']:
                         plan['parent_id'] = plan['scope']['parent_access_key_id']
                         parent_raw = _r2.read_parent(self.client, self.account_id, plan['parent_id'],
-                                                      '%s: parent_access_key_id' % plan['label'])
+                                                     '%s: parent_access_key_id' % plan['label'])
                     else:
                         plan['parent_id'], parent_raw = self.api_parent()
                     # Refused here, before any write, when the parent could be read (a parent token of this run

@@ -22,7 +22,7 @@ description:
   - The lock file holds the process id, its start time and the host name. A lock whose process is gone (a
     finished or killed run) is free, so a killed run never blocks the next one. A lock taken under another host
     name (a lock folder shared between machines) cannot be checked and counts as held for 24 hours.
-  - The lock covers the runs that use the same O(lock_dir): by default the folder is per user, so runs of two unix
+  - The lock covers the runs that use the same O(lock_dir). By default the folder is per user, so runs of two unix
     users on one controller are serialized only when both set the same O(lock_dir) (for example a folder of
     their group). The folder must be a real folder of this user or root that other users cannot write; a link
     or a world-writable folder is refused, since whoever may write there can hold or remove every run's lock.
