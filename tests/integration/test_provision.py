@@ -233,7 +233,7 @@ def test_a_long_host_name_a_bad_name_format_and_two_aliases_of_one_machine_fail_
     assert 'Traceback' not in output and 'KeyError' not in output
     for host, other in (('alias-a', 'alias-b'), ('alias-b', 'alias-a')):
         assert ('%s: hosts %s and %s are the same machine' % (host, host, other)) in output, output[-4000:]
-    assert 'write the client files of user root in the same folder (%s/root)' % shared in output
+    assert 'write the same profiles of user root in the same folder (%s/root)' % shared in output
     # only the two good hosts got tokens; the others none
     assert writes(cf) == [('POST', 'POST /accounts/{account_id}/tokens')] * 2
     made = sorted(t['name'] for t in cf.tokens() if t['owner'] == 'account')
