@@ -382,8 +382,10 @@ NEXT_SUFFIX = _r2.NEXT_SUFFIX
 QUOTA = {'account': 500, 'user': 50}
 # Steps that give a token a new value: what was minted from its old value stops working.
 RENEWING_STEPS = frozenset(('create', 'roll', 'create_next', 'roll_next'))
-# Seconds between the last create and the listing that looks for a concurrent run's twin (settle_created).
-SETTLE_SECONDS = 1.2
+# Seconds between the answer to the last create and the listing that looks for a concurrent run's twin
+# (settle_created). A token stored in second S was stored before its answer came, so one second after the answer
+# the listing reaches Cloudflare after S + 1: every rival stored in the same second S is in it.
+SETTLE_SECONDS = 1.0
 # Fingerprint key of "the API token in use" as parent (its id is only needed when minting).
 API_TOKEN_PARENT = 'api-token'
 
