@@ -26,6 +26,30 @@ GROUPS = {
 WRITES = ('POST', 'PUT', 'DELETE', 'PATCH')
 
 
+class ScriptedSession:
+    """A ``requests.Session`` stand-in that serves ``outcomes`` in turn (a response to return, or an exception to
+    raise) and records every call as (method, url, params, json, timeout). With ``repeat_last`` the last outcome
+    answers every call after it; without, running out is an error of the test."""
+
+    def __init__(self, outcomes, repeat_last=False):
+        self.outcomes = list(outcomes)
+        self.repeat_last = repeat_last
+        self.calls = []
+        self.headers = {}
+        self.verify = True
+        self.trust_env = True
+
+    def request(self, method, url, params=None, json=None, timeout=None, headers=None):
+        self.calls.append((method, url, dict(params or {}), json, timeout))
+        if self.repeat_last and len(self.outcomes) == 1:
+            outcome = self.outcomes[0]
+        else:
+            outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
 class FakeResponse:
     def __init__(self, status, body=None, headers=None, raw=None):
         self.status_code = status

@@ -19,29 +19,11 @@ from ansible.errors import AnsibleLookupError
 from ansible_collections.cloudflare_r2.credentials.plugins.lookup import r2_credentials
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils import secret_forms
-from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import envelope
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import ScriptedSession, envelope
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 OPTIONS = dict(account_id=ACCOUNT, api_url='https://api.example.test/client/v4', validate_certs=True, timeout=5,
                retries=2, jurisdiction='default')
-
-
-class Session:
-    """Serves outcomes in turn (the last one again when they run out); records the calls."""
-
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-        self.headers = {}
-        self.verify = True
-        self.trust_env = True
-
-    def request(self, method, url, **kwargs):
-        self.calls.append((method, url))
-        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
 
 
 @pytest.fixture
@@ -51,7 +33,7 @@ def lookup(monkeypatch):
     monkeypatch.setattr(r2_credentials.display, 'vvv', lambda msg, host=None: lines.append(msg))
 
     def client(value, **kwargs):
-        session = Session(script[0])
+        session = ScriptedSession(script[0], repeat_last=True)
         sessions.append(session)
         return _api.CloudflareClient(value, session=session, sleep=lambda s: None, **kwargs)
     monkeypatch.setattr(r2_credentials, 'CloudflareClient', client)

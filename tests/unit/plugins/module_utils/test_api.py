@@ -26,28 +26,11 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils import secret_forms
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import (
     FakeResponse,
+    ScriptedSession,
     envelope,
 )
 
 TOKEN = 'cfut_' + 'Q7w9xYz3Lk2Jh5Gf8Ds1Ap4Ro6Ti0Ue' + 'Nb7Mv3Cx'
-
-
-class ScriptedSession:
-    """Serves a fixed list of responses/exceptions and records calls."""
-
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-        self.headers = {}
-        self.verify = True
-        self.trust_env = True
-
-    def request(self, method, url, params=None, json=None, timeout=None, headers=None):
-        self.calls.append((method, url, dict(params or {}), json, timeout))
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
 
 
 def make_client(outcomes, **kwargs):

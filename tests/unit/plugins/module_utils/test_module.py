@@ -30,6 +30,7 @@ from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_modu
     patch_module_exits,
     run_module,
 )
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import ScriptedSession
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 HOSTILE = secret_forms.hostile_cases()
@@ -40,21 +41,6 @@ MODULES = [
                                          check_buckets=False), id='r2_credential_set'),
     pytest.param(r2_temp_credentials, dict(bucket='leak-bucket', check_bucket=False), id='r2_temp_credentials'),
 ]
-
-
-class RaisingSession:
-    """Raises the given exceptions in turn (the last one again when they run out) and records the calls."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        self.calls = []
-        self.headers = {}
-        self.verify = True
-        self.trust_env = True
-
-    def request(self, method, url, **kwargs):
-        self.calls.append((method, url))
-        raise self.errors.pop(0) if len(self.errors) > 1 else self.errors[0]
 
 
 @pytest.fixture
@@ -71,12 +57,12 @@ def syslog(monkeypatch):
 
 @pytest.fixture
 def sessions(monkeypatch):
-    """client_from_options builds the real client (check_api_token included) on a RaisingSession."""
+    """client_from_options builds the real client (check_api_token included) on a session that raises."""
     made = []
 
     def client_from_options(options, log=None):
         _api.check_api_token(options.get('api_token'))
-        session = RaisingSession(made_errors[0](options['api_token']))
+        session = ScriptedSession(made_errors[0](options['api_token']), repeat_last=True)
         made.append(session)
         return _api.CloudflareClient(options['api_token'], api_url='https://api.example.test/client/v4',
                                      retries=2, log=log, sleep=lambda s: None, session=session)
