@@ -69,6 +69,8 @@ try:
     from ansible_collections.cloudflare_r2.credentials.plugins.modules import (  # noqa: E402
         r2_credential_set, r2_temp_credentials, r2_token, r2_token_info)
     from ansible_collections.cloudflare_r2.credentials.plugins.lookup import r2_credentials  # noqa: E402
+    from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.secret_forms import (  # noqa: E402
+        DECORATIONS, forms as token_forms)
 except ImportError as exc:  # pragma: no cover
     sys.stderr.write('cannot import the collection (%s): run with PYTHONPATH set to the staged collections root:\n'
                      '  ROOT=$(R2_BUILD_DIR=/tmp/h-build bash scripts/stage.sh | tail -1)\n'
@@ -88,35 +90,12 @@ HOSTILE = (('newline', lambda v: v + '\n'), ('crlf', lambda v: v + '\r\n'), ('nu
            ('ansi', lambda v: '\x1b[31m' + v), ('bidi', lambda v: v[:2] + '\u202e' + v[2:]),
            ('u2028', lambda v: v + '\u2028'), ('nel', lambda v: v + '\x85'), ('tab', lambda v: v + '\t'),
            ('spaces', lambda v: ' %s ' % v))
-# Decorations of a token value (tests/unit/utils/secret_forms.py).
-TOKEN_DECORATIONS = {
-    'newline': lambda t: t + '\n',
-    'crlf': lambda t: t + '\r\n',
-    'cr': lambda t: t + '\r',
-    'leading_spaces': lambda t: '  ' + t,
-    'trailing_space': lambda t: t + ' ',
-    'tab': lambda t: t + '\t',
-    'nul': lambda t: t[:36] + '\x00' + t[36:],
-    'ansi': lambda t: '\x1b[31m' + t + '\x1b[0m',
-    'line_separator': lambda t: t + '\u2028',
-    'rlo': lambda t: t[:36] + '\u202e' + t[36:],
-    'zero_width': lambda t: t[:36] + '\u200b' + t[36:],
-    'non_ascii': lambda t: t[:36] + '\u00e9\u0434' + t[36:],
-    'quote_backslash': lambda t: t[:34] + '"' + t[34:40] + '\\' + t[40:],
-    'inner_space': lambda t: t[:36] + ' ' + t[36:],
-    'bearer_prefix': lambda t: 'Bearer ' + t,
-}
+# Decorations of a token value, and the forms a secret can reach output in: the leak tests' own.
+TOKEN_DECORATIONS = dict(DECORATIONS)
 
 
 def has_control(text):
     return isinstance(text, str) and any(unicodedata.category(c) in CONTROL_CATEGORIES for c in text)
-
-
-def secret_forms(value, token):
-    """{form name: text} of a secret (as tests/unit/utils/secret_forms.forms)."""
-    found = {'raw': value, 'stripped': value.strip(), 'repr': repr(value)[1:-1], 'json': json.dumps(value)[1:-1],
-             'json_utf8': json.dumps(value, ensure_ascii=False)[1:-1], 'slice': token[10:30]}
-    return dict((k, v) for k, v in found.items() if len(v) >= 8)
 
 
 def mask(text, forms):
@@ -501,14 +480,14 @@ def module_cases(c):
                   'bearer_prefix'):
         value = TOKEN_DECORATIONS[label](token)
         c.module('r2_token', 'api_token with %s' % label, dict(tok), conn={'api_token': value}, field='api_token',
-                 hostile=value, secrets_={'api_token': secret_forms(value, token)})
+                 hostile=value, secrets_={'api_token': token_forms(value, token)})
     value = token + '\n'
     c.module('r2_token', 'CLOUDFLARE_API_TOKEN with a trailing newline', dict(tok), conn={'api_token': None},
              env={'CLOUDFLARE_API_TOKEN': value}, field='CLOUDFLARE_API_TOKEN', hostile=value,
-             secrets_={'api_token': secret_forms(value, token)})
+             secrets_={'api_token': token_forms(value, token)})
     unknown = 'cfut_' + secrets.token_urlsafe(30).replace('-', 'a').replace('_', 'b')[:40] + secrets.token_hex(4)
     c.module('r2_token', 'api_token well-formed but unknown (401)', dict(tok), conn={'api_token': unknown},
-             field='api_token', secrets_={'api_token': secret_forms(unknown, unknown)})
+             field='api_token', secrets_={'api_token': token_forms(unknown, unknown)})
     c.module('r2_token', 'no api_token at all', dict(tok), conn={'api_token': None}, field='api_token')
     c.module('r2_token', 'a valid token (control case)', dict(tok), expect='ok')
 
@@ -516,7 +495,7 @@ def module_cases(c):
     for label in ('newline', 'crlf', 'trailing_space', 'zero_width', 'non_ascii', 'quote_backslash'):
         value = TOKEN_DECORATIONS[label](token)
         c.module('r2_token_info', 'api_token with %s' % label, {}, conn={'api_token': value}, field='api_token',
-                 hostile=value, secrets_={'api_token': secret_forms(value, token)})
+                 hostile=value, secrets_={'api_token': token_forms(value, token)})
     c.module('r2_token_info', 'name filter with a trailing newline (read-only)', {'name': 'web1\n'}, expect='either',
              field='name', hostile='web1\n')
     c.module('r2_token_info', 'name_prefix with ANSI escape (read-only)', {'name_prefix': '\x1b[31mweb'},
@@ -576,7 +555,7 @@ def module_cases(c):
              dict(local, parent_secret_access_key=None), field='parent_secret_access_key')
     c.module('r2_temp_credentials', 'local signing, parent_secret_access_key with a trailing newline',
              dict(local, parent_secret_access_key='e' * 64 + '\n'), field='parent_secret_access_key',
-             hostile='e' * 64 + '\n', secrets_={'parent_secret': secret_forms('e' * 64 + '\n', 'e' * 64)})
+             hostile='e' * 64 + '\n', secrets_={'parent_secret': token_forms('e' * 64 + '\n', 'e' * 64)})
     c.module('r2_temp_credentials', 'actions with signing=api', dict(temp, actions=['GetObject']), field='actions')
     c.module('r2_temp_credentials', 'local signing, action "GetObject\\n"', dict(local, actions=['GetObject\n']),
              field='actions', hostile='GetObject\n')
@@ -587,7 +566,7 @@ def module_cases(c):
     for label in ('newline', 'quote_backslash'):
         value = TOKEN_DECORATIONS[label](token)
         c.module('r2_temp_credentials', 'api_token with %s' % label, dict(temp), conn={'api_token': value},
-                 field='api_token', hostile=value, secrets_={'api_token': secret_forms(value, token)})
+                 field='api_token', hostile=value, secrets_={'api_token': token_forms(value, token)})
     c.module('r2_temp_credentials', 'a valid request (control case)', dict(temp), expect='ok')
 
     # -- r2_credential_set
@@ -666,7 +645,7 @@ def module_cases(c):
     for label in ('newline', 'cr'):
         value = TOKEN_DECORATIONS[label](token)
         c.module('r2_credential_set', 'api_token with %s' % label, {'tokens': [entry]}, conn={'api_token': value},
-                 field='api_token', hostile=value, secrets_={'api_token': secret_forms(value, token)})
+                 field='api_token', hostile=value, secrets_={'api_token': token_forms(value, token)})
     c.module('r2_credential_set', 'a valid token and temporary (control case)',
              {'tokens': [entry], 'temporary': [dict(tmp, parent='set-a')]}, expect='ok')
 
@@ -674,17 +653,17 @@ def module_cases(c):
     for label in ('newline', 'crlf', 'nul', 'ansi', 'rlo', 'leading_spaces', 'zero_width'):
         value = TOKEN_DECORATIONS[label](token)
         c.lookup('term with %s' % label, [value], field='term 0', hostile=value,
-                 secrets_={'term': secret_forms(value, token)})
+                 secrets_={'term': token_forms(value, token)})
     value = token + '\n'
     c.lookup('second term with a newline', [token, value], field='term 1', hostile=value,
-             secrets_={'term': secret_forms(value, token)})
+             secrets_={'term': token_forms(value, token)})
     c.lookup('account_id with a trailing newline', [token], {'account_id': acct + '\n'}, field='account_id',
              hostile=acct + '\n')
     c.lookup('jurisdiction "eu\\n"', [token], {'jurisdiction': 'eu\n'}, field='jurisdiction', hostile='eu\n')
     c.lookup('api_url with a trailing newline', [token], {'api_url': c.emu.api_url + '\n'}, field='api_url',
-             hostile=c.emu.api_url + '\n', secrets_={'term': secret_forms(token, token)})
+             hostile=c.emu.api_url + '\n', secrets_={'term': token_forms(token, token)})
     c.lookup('a well-formed unknown token', [unknown], field='term 0',
-             secrets_={'term': secret_forms(unknown, unknown)})
+             secrets_={'term': token_forms(unknown, unknown)})
     c.lookup('a term that is not a string (42)', [42], field='term 0')
     c.lookup('a valid token (control case)', [token], expect='ok')
 
@@ -703,7 +682,7 @@ def role_cases(c):
     # provision_api_token: the inspect action checks it with check_api_token(value, 'provision_api_token')
     for label in ('newline', 'ansi', 'trailing_space'):
         value = TOKEN_DECORATIONS[label](c.token)
-        forms = secret_forms(value, c.token)
+        forms = token_forms(value, c.token)
 
         def check_token(value=value):
             try:
@@ -870,7 +849,7 @@ def self_check():
     """The judge must see a leak in every form, an echoed control character and a write (else the counts lie)."""
     token = 'cfut_' + ''.join(secrets.choice(string.ascii_letters) for dummy in range(40))
     value = token + '\n'
-    forms = secret_forms(value, token)
+    forms = token_forms(value, token)
     case = Case('module', 'self-check', 'self-check', None, field='api_token', hostile=value,
                 secrets_={'api_token': forms})
     for form in forms.values():

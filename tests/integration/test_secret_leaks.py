@@ -28,9 +28,8 @@ import base64
 import json
 import os
 import re
-import secrets
 import socket
-import string
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -38,16 +37,15 @@ import yaml
 
 from harness import paths
 
-ALPHABET = string.ascii_letters + string.digits
-SLICE = slice(10, 30)        # inside the random part ('cfut_' is 5 characters); no case decorates it
+# the unit tests' secret forms (stdlib only): one definition of a token and of the forms it can leak in
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'unit', 'utils'))
+from secret_forms import forms, new_token  # noqa: E402  pylint: disable=wrong-import-position
+
 SHAPES = (re.compile(r'cf[au]t_[A-Za-z0-9]{40}'),)
 
 
-def new_token(prefix='cfut_'):
-    return prefix + ''.join(secrets.choice(ALPHABET) for dummy in range(40))
-
-
-# name -> how the hostile value is made from a fresh token t (45 characters); decorations stay out of SLICE
+# name -> how the hostile value is made from a fresh token t (45 characters); decorations stay out of
+# secret_forms.SLICE
 DECORATIONS = {
     'nl': lambda t: t + '\n',                      # written as a YAML `|` block
     'crlf': lambda t: t + '\r\n',
@@ -73,15 +71,6 @@ def hostile_values():
         token = new_token()
         values[name] = (make(token), token)
     return values
-
-
-def forms(value, token=None):
-    """{form name: text} of every form in which ``value`` (made from ``token``) could reach output."""
-    found = {'raw': value, 'stripped': value.strip(), 'repr': repr(value)[1:-1], 'json': json.dumps(value)[1:-1],
-             'json_utf8': json.dumps(value, ensure_ascii=False)[1:-1]}
-    if token:
-        found['slice'] = token[SLICE]
-    return dict((k, v) for k, v in found.items() if len(v) >= 8)
 
 
 def find_leaks(outputs, secret_forms):
