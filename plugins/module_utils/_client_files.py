@@ -368,7 +368,7 @@ def mask(kind, text):
     if kind == 'env_file':
         out = []
         for line in _ini.split_lines(text):
-            match = _ini.ENV_RE.match(line.strip())
+            match = _ini.ENV_RE.fullmatch(line.strip())
             if match and is_secret(match.group('key')) and match.group('value'):
                 line = '%s=%s\n' % (match.group('key'), _ini.MASK)
             out.append(line)

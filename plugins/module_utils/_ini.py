@@ -37,8 +37,9 @@ BUILTIN_SECRET_KEYS = ('aws_secret_access_key', 'aws_session_token', 'secret_acc
                        'secret_key', 'access_token')
 
 HEADER_RE = re.compile(r'^\[(?P<name>.+)\]')
-ENTRY_RE = re.compile(r'^(?P<indent>[ \t]*)(?P<key>[^=:\s#;\[][^=:]*?)[ \t]*(?P<delim>[=:])[ \t]*(?P<value>.*?)\s*$')
-ENV_RE = re.compile(r'^(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(?P<value>.*?)\s*$')
+# one line without its line end, matched whole (fullmatch)
+ENTRY_RE = re.compile(r'(?P<indent>[ \t]*)(?P<key>[^=:\s#;\[][^=:]*?)[ \t]*(?P<delim>[=:])[ \t]*(?P<value>.*?)\s*')
+ENV_RE = re.compile(r'(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(?P<value>.*?)\s*')
 
 
 # Key names that look secret even when no rule names them (a DATABASE_PASSWORD next to our keys must never be
@@ -127,7 +128,7 @@ def parse_entry(line):
     """(key, value) of a ``key = value`` line, else None."""
     if is_blank(line) or is_comment(line):
         return None
-    match = ENTRY_RE.match(line.rstrip('\r\n'))
+    match = ENTRY_RE.fullmatch(line.rstrip('\r\n'))
     if not match:
         return None
     return match.group('key').strip(), match.group('value')
@@ -218,7 +219,7 @@ def read_env(text):
         line = line.rstrip('\r\n')
         if is_blank(line) or is_comment(line):
             continue
-        match = ENV_RE.match(line.strip())
+        match = ENV_RE.fullmatch(line.strip())
         if match:
             entries[match.group('key')] = _unquote(match.group('value'))
     return entries
@@ -499,7 +500,7 @@ def mask_section(text, secret_keys):
         if not is_indented(line) and not is_blank(line):
             in_secret = bool(entry) and is_secret(entry[0])
         if entry and is_secret(entry[0]) and entry[1] != '':
-            match = ENTRY_RE.match(line.rstrip('\r\n'))
+            match = ENTRY_RE.fullmatch(line.rstrip('\r\n'))
             line = '%s%s %s %s%s' % (match.group('indent'), match.group('key'), match.group('delim'), MASK, newline)
         out.append(line)
     return ''.join(out)

@@ -41,7 +41,7 @@ def printable(text):
     that must name something that holds one (a host name, or an argument quoted by ansible-core's validation)."""
     if not isinstance(text, str) or not has_control(text):
         return text
-    return ''.join(repr(c)[1:-1] if c != '\\' and unicodedata.category(c) in CONTROL_CATEGORIES else c for c in text)
+    return ''.join(repr(c)[1:-1] if unicodedata.category(c) in CONTROL_CATEGORIES else c for c in text)
 
 
 def shown(value, quote=True, limit=200):
