@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError, check_api_token
@@ -17,9 +18,12 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
 def r2_endpoint(account_id, jurisdiction='default'):
     """S3 endpoint URL of an account in a jurisdiction."""
     try:
-        return _r2.endpoint_url(_r2.validate_account_id(account_id), jurisdiction)
+        url = _r2.endpoint_url(_r2.validate_account_id(account_id), jurisdiction)
     except _r2.R2ValueError as exc:
         raise AnsibleFilterError('r2_endpoint: %s' % exc)
+    for message in _r2.take_warnings():
+        Display().warning('r2_endpoint: %s' % message)
+    return url
 
 
 def r2_s3_secret(token_value):

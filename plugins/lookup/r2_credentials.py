@@ -29,9 +29,11 @@ options:
     type: list
     elements: str
   jurisdiction:
-    description: Jurisdiction whose S3 endpoint is returned as C(endpoint_url).
+    description:
+      - Jurisdiction whose S3 endpoint is returned as C(endpoint_url).
+      - V(default), V(eu), V(fedramp) or V(us). Any other lowercase name (a jurisdiction Cloudflare adds
+        later) is used as given, with a warning; the bucket check refuses a typo.
     type: str
-    choices: [default, eu, fedramp]
     default: default
     vars:
       - name: ansible_cloudflare_r2_jurisdiction
@@ -125,6 +127,8 @@ class LookupModule(LookupBase):
             endpoint = _r2.endpoint_url(account_id, options['jurisdiction'])
         except _r2.R2ValueError as exc:
             raise AnsibleLookupError('r2_credentials: %s' % exc)
+        for message in _r2.take_warnings():
+            display.warning('r2_credentials: %s' % message)
 
         results = []
         for index, value in enumerate(terms):

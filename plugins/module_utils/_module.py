@@ -33,7 +33,6 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
 )
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 import (
-    JURISDICTIONS,
     PERMISSION_GROUP_NAMES,
     R2ValueError,
     validate_account_id,
@@ -66,7 +65,7 @@ def token_argspec():
         state=dict(type='str', default='present', choices=['present', 'absent']),
         permission=dict(type='str', choices=list(PERMISSION_GROUP_NAMES)),
         buckets=dict(type='list', elements='raw'),
-        jurisdiction=dict(type='str', default='default', choices=list(JURISDICTIONS)),
+        jurisdiction=dict(type='str', default='default'),
         ip_allow=dict(type='list', elements='str'),
         ip_deny=dict(type='list', elements='str'),
         expires_on=dict(type='str'),
@@ -126,9 +125,15 @@ class R2Module:
         try:
             result = main()
         except R2ValueError as exc:
+            self.warn_collected()
             self.module.fail_json(msg=str(exc))
         except CloudflareApiError as exc:
             self.module.fail_json(msg=str(exc), status=exc.status, cloudflare_errors=exc.errors)
         except CloudflareError as exc:
             self.module.fail_json(msg=str(exc))
+        self.warn_collected()
         self.module.exit_json(**result)
+
+    def warn_collected(self):
+        for message in _r2.take_warnings():
+            self.module.warn(message)

@@ -33,7 +33,7 @@ import posixpath
 import re
 import string
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _r2, _text
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _r2, _temporary, _text
 
 KINDS = ('token', 'temporary')
 STATES = ('present', 'absent')
@@ -164,9 +164,10 @@ def normalize_host(hostname, credentials, settings):
         errors.append('%s: provision_endpoint_overrides: must be a dict of jurisdiction to URL' % shown_host)
         overrides = {}
     for jurisdiction, url in overrides.items():
-        if jurisdiction not in _r2.JURISDICTIONS:
-            errors.append('%s: provision_endpoint_overrides: unknown jurisdiction %s (known: %s)'
-                          % (shown_host, _r2.shown(jurisdiction), ', '.join(_r2.JURISDICTIONS)))
+        try:
+            _r2.validate_jurisdiction(jurisdiction, 'provision_endpoint_overrides')
+        except _r2.R2ValueError as exc:
+            errors.append('%s: %s' % (shown_host, exc))
         else:
             try:
                 _r2.validate_endpoint(url, 'provision_endpoint_overrides.%s' % jurisdiction, path=False)
@@ -203,8 +204,10 @@ def normalize_host(hostname, credentials, settings):
             errors.append('%s: state: must be present or absent' % where)
             continue
         jurisdiction = entry.get('jurisdiction', settings['jurisdiction'])
-        if jurisdiction not in _r2.JURISDICTIONS:
-            errors.append('%s: jurisdiction: must be one of %s' % (where, ', '.join(_r2.JURISDICTIONS)))
+        try:
+            _r2.validate_jurisdiction(jurisdiction)
+        except _r2.R2ValueError as exc:
+            errors.append('%s: %s' % (where, exc))
             continue
         permission = entry.get('permission', 'object_read_only' if kind == 'temporary' else None)
         if state == 'present' and permission not in _r2.PERMISSIONS:
@@ -282,7 +285,7 @@ def normalize_host(hostname, credentials, settings):
             cred['bucket'] = bucket
             ttl = entry.get('ttl_seconds', settings['ttl_seconds'])
             try:
-                cred['ttl_seconds'] = _r2.validate_ttl(ttl)
+                cred['ttl_seconds'] = _temporary.validate_ttl(ttl)
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (where, exc))
                 cred['ttl_seconds'] = None
@@ -293,7 +296,7 @@ def normalize_host(hostname, credentials, settings):
                               % (where, cred['ttl_seconds']))
             cred['renew_before'] = renew
             try:
-                cred['prefixes'], cred['objects'] = _r2.validate_paths(entry.get('prefixes'), entry.get('objects'))
+                cred['prefixes'], cred['objects'] = _temporary.validate_paths(entry.get('prefixes'), entry.get('objects'))
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (where, exc))
                 cred['prefixes'], cred['objects'] = [], []

@@ -10,36 +10,35 @@
 """The R2 domain model: permissions, resource keys, endpoints, S3 credentials.
 
 Pure functions and one service class (``TokenStore``) on top of
-``_api.CloudflareClient``. Facts and their sources are in the project's
-``docs/cloudflare-facts.md`` summary (Cloudflare docs r2/api/tokens.mdx,
-fundamentals/api/how-to/create-via-api.mdx, r2/reference/data-location.mdx).
+``_api.CloudflareClient``. Sources: Cloudflare docs r2/api/tokens.mdx,
+fundamentals/api/how-to/create-via-api.mdx, r2/reference/data-location.mdx.
+Temporary credentials are in ``_temporary``, the bucket pre-flight in
+``_buckets``, the reconcile engine in ``_reconcile``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import datetime
 import hashlib
-import hmac
 import ipaddress
-import json
 import re
-import time
 
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urlsplit
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
-    CloudflareApiError,
     CloudflareAuthError,
     CloudflareNotFound,
-    CloudflarePermissionError,
     CloudflareUncertainWrite,
 )
 
-JURISDICTIONS = ('default', 'eu', 'fedramp')
+# The jurisdictions Cloudflare documents (DOCS r2/reference/data-location.mdx; `us` since the changelog of
+# 2026-08-17). The list is open: a name Cloudflare adds later is accepted with a warning (JURISDICTION_RE), and
+# the bucket pre-flight catches a typo.
+JURISDICTIONS = ('default', 'eu', 'fedramp', 'us')
+JURISDICTION_RE = re.compile(r'[a-z][a-z0-9]{1,31}')
 
 # Lowest to highest rank. Rank is for display and sorting only: the real
 # relation is a partial order (admin_read_only cannot write objects, so it
@@ -48,7 +47,7 @@ PERMISSIONS = ('object_read_only', 'object_read_write', 'admin_read_only', 'admi
 ADMIN_PERMISSIONS = ('admin_read_only', 'admin_read_write')
 OBJECT_PERMISSIONS = ('object_read_only', 'object_read_write')
 
-# Dashboard permission -> permission group name (DOCS r2/api/s3/tokens.mdx).
+# Dashboard permission -> its R2 storage permission group (DOCS r2/api/s3/tokens.mdx).
 PERMISSION_GROUP_NAMES = {
     'admin_read_write': 'Workers R2 Storage Write',
     'admin_read_only': 'Workers R2 Storage Read',
@@ -56,6 +55,18 @@ PERMISSION_GROUP_NAMES = {
     'object_read_only': 'Workers R2 Storage Bucket Item Read',
 }
 PERMISSION_BY_GROUP_NAME = dict((v, k) for k, v in PERMISSION_GROUP_NAMES.items())
+# Every group of a dashboard permission: the Admin levels also cover R2 Data Catalog (Cloudflare changelog
+# 2026-07-09 "R2 Data Catalog now supports read-only API tokens"; DOCS r2/api/tokens.mdx). A token with the storage
+# group alone (made by collection 0.3.0 and earlier) decodes to the same level and is brought in line in place.
+PERMISSION_GROUPS = {
+    'admin_read_write': ('Workers R2 Storage Write', 'Workers R2 Data Catalog Write'),
+    'admin_read_only': ('Workers R2 Storage Read', 'Workers R2 Data Catalog Read'),
+    'object_read_write': ('Workers R2 Storage Bucket Item Write',),
+    'object_read_only': ('Workers R2 Storage Bucket Item Read',),
+}
+# Token statuses (reference section 8): set by the owner, or observed only (no API call brings those back).
+SETTABLE_STATUSES = ('active', 'disabled')
+DEAD_STATUSES = ('expired', 'revoked (exposed)')
 
 # Capabilities per permission, from the dashboard descriptions (DOCS
 # r2/api/s3/tokens.mdx; r2/api/s3/temporary-credentials.mdx "Scopes").
@@ -83,7 +94,7 @@ TOKEN_NAME_MAX = 120
 # The name of the second token of a gap-free rotation (r2_credential_set): NAME + NEXT_SUFFIX. Reserved, so no
 # name given by a user may end with it.
 NEXT_SUFFIX = '~next'
-_BUCKET_KEY_RE = re.compile(r'com\.cloudflare\.edge\.r2\.bucket\.([0-9a-fA-F]{32})_([a-z]+)_(.+)')
+_BUCKET_KEY_RE = re.compile(r'com\.cloudflare\.edge\.r2\.bucket\.([0-9a-fA-F]{32})_([a-z][a-z0-9]*)_(.+)')
 
 # The collection's caps on list lengths, checked before any API call (Cloudflare states none for these; they keep
 # a mistake such as a generated list of 20,000 prefixes from reaching the API). Documented with each option.
@@ -164,10 +175,38 @@ def validate_bucket_name(name, field='buckets'):
     return name
 
 
+# Warnings met while validating (an unknown jurisdiction); the caller shows them (R2Module.run, the lookup).
+_WARNINGS = []
+
+
+def take_warnings():
+    """The warnings collected since the last call, once each, in order."""
+    taken = []
+    for message in _WARNINGS:
+        if message not in taken:
+            taken.append(message)
+    del _WARNINGS[:]
+    return taken
+
+
 def validate_jurisdiction(value, field='jurisdiction'):
+    """A known jurisdiction, or any lowercase name (Cloudflare may add one) with a warning."""
+    if not isinstance(value, str) or not JURISDICTION_RE.fullmatch(value):
+        raise R2ValueError('%s: must be a jurisdiction, a lowercase name of letters and digits such as %s, got %s'
+                           % (field, ', '.join(JURISDICTIONS), shown(value)))
     if value not in JURISDICTIONS:
-        raise R2ValueError('%s must be one of %s, got %s' % (field, ', '.join(JURISDICTIONS), shown(value)))
+        # one warning per name and run, wherever it is used
+        _WARNINGS.append('jurisdiction: %r is not a jurisdiction this collection knows (%s); it is used as given, '
+                         'with the endpoint https://<ACCOUNT_ID>.%s.r2.cloudflarestorage.com. If it is a typo, the '
+                         'bucket check fails.' % (value, ', '.join(JURISDICTIONS), value))
     return value
+
+
+def jurisdiction_order(jurisdiction):
+    """Sort key: the known jurisdictions in their order, then any other by name."""
+    if jurisdiction in JURISDICTIONS:
+        return (JURISDICTIONS.index(jurisdiction), '')
+    return (len(JURISDICTIONS), jurisdiction)
 
 
 def validate_endpoint(url, field='endpoint_url', path=True):
@@ -259,6 +298,36 @@ def normalize_time(value, field):
     return format_time(parse_time(value, field)) if value else None
 
 
+# A duration: seconds as an integer, or a number and a unit (s, m, h, d, w), such as 90d or 12h.
+DURATION_RE = re.compile(r'([0-9]{1,9})([smhdw]?)')
+DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+def parse_duration(value, field, allow_zero=False):
+    """Seconds of a duration given as an integer or as ``<number><unit>`` (s, m, h, d, w); None stays None."""
+    if value is None or value == '':
+        return None
+    if isinstance(value, bool):
+        match = None
+    elif isinstance(value, int):
+        match = DURATION_RE.fullmatch(str(value)) if value >= 0 else None
+    else:
+        match = DURATION_RE.fullmatch(value) if isinstance(value, str) else None
+    seconds = int(match.group(1)) * DURATION_UNITS[match.group(2)] if match else None
+    if seconds is None or (seconds == 0 and not allow_zero):
+        raise R2ValueError('%s: must be a duration: a %snumber of seconds, or a number with a unit s, m, h, d or w '
+                           '(for example 90d or 12h), got %s' % (field, '' if allow_zero else 'positive ', shown(value)))
+    return seconds
+
+
+def format_duration(seconds):
+    """The shortest exact form of a duration, for messages (90d, 36h, 45s)."""
+    for unit in ('w', 'd', 'h', 'm'):
+        if seconds and seconds % DURATION_UNITS[unit] == 0:
+            return '%d%s' % (seconds // DURATION_UNITS[unit], unit)
+    return '%ds' % seconds
+
+
 def validate_validity(expires_on, not_before, now=None):
     """Both are normalized strings or None. expires_on must be in the future and after not_before."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -310,12 +379,23 @@ def build_resources(account_id, permission, buckets):
     return {RESOURCE_ACCOUNT % account_id: {RESOURCE_ALL_BUCKETS: '*'}}
 
 
-def build_policies(account_id, permission, buckets, group_id):
+def build_policies(account_id, permission, buckets, group_ids):
+    """The one allow policy of a token; ``group_ids`` are the ids of PERMISSION_GROUPS[permission], in order."""
     return [{
         'effect': 'allow',
-        'permission_groups': [{'id': group_id}],
+        'permission_groups': [{'id': group_id} for group_id in group_ids],
         'resources': build_resources(account_id, permission, buckets),
     }]
+
+
+def policy_group_names(policies, group_names_by_id=None):
+    """The sorted permission group names of a token's policies (a group without a known name is its id)."""
+    names = set()
+    for policy in policies if isinstance(policies, list) else []:
+        for group in (policy or {}).get('permission_groups') or []:
+            group = group or {}
+            names.add(group.get('name') or (group_names_by_id or {}).get(group.get('id')) or group.get('id') or '?')
+    return sorted(names)
 
 
 def decode_policies(policies, account_id, group_names_by_id=None):
@@ -323,19 +403,20 @@ def decode_policies(policies, account_id, group_names_by_id=None):
 
     Returns (permission, buckets) where buckets is a sorted list of
     (jurisdiction, name) or None for "all buckets"; permission is None when the
-    policies are not exactly one allow policy of one R2 permission group on
+    policies are not exactly one allow policy of the groups of one permission
+    (PERMISSION_GROUPS; an Admin level also with its storage group alone) on
     this account (a token this collection did not write).
     """
-    group_names_by_id = group_names_by_id or {}
     if not isinstance(policies, list) or len(policies) != 1:
         return None, None
     policy = policies[0] or {}
-    groups = policy.get('permission_groups') or []
-    if policy.get('effect') != 'allow' or len(groups) != 1:
+    if policy.get('effect') != 'allow' or not policy.get('permission_groups'):
         return None, None
-    group = groups[0] or {}
-    name = group.get('name') or group_names_by_id.get(group.get('id'))
-    permission = PERMISSION_BY_GROUP_NAME.get(name)
+    names = policy_group_names(policies, group_names_by_id)
+    permission = None
+    for candidate, groups in PERMISSION_GROUPS.items():
+        if names in (sorted(groups), [groups[0]]):
+            permission = candidate
     if permission is None:
         return None, None
     resources = policy.get('resources') or {}
@@ -347,7 +428,7 @@ def decode_policies(policies, account_id, group_names_by_id=None):
     buckets = []
     for key, value in resources.items():
         match = _BUCKET_KEY_RE.fullmatch(key) if isinstance(key, str) else None
-        if value != '*' or not match or match.group(1).lower() != account_id or match.group(2) not in JURISDICTIONS:
+        if value != '*' or not match or match.group(1).lower() != account_id or not JURISDICTION_RE.fullmatch(match.group(2)):
             return None, None
         buckets.append((match.group(2), match.group(3)))
     return (permission, sorted(buckets)) if buckets else (None, None)
@@ -365,7 +446,7 @@ def endpoint_url(account_id, jurisdiction='default'):
 
 def reachable_jurisdictions(permission, buckets):
     if permission in OBJECT_PERMISSIONS and buckets:
-        return sorted(set(j for j, dummy in buckets), key=JURISDICTIONS.index)
+        return sorted(set(j for j, dummy in buckets), key=jurisdiction_order)
     return list(JURISDICTIONS)
 
 
@@ -411,6 +492,7 @@ def decode_token(raw, account_id, owner):
         'owner': owner,
         'status': raw.get('status'),
         'permission': permission,
+        'permission_groups': policy_group_names(raw.get('policies')),
         'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
         'all_buckets': bool(permission in OBJECT_PERMISSIONS and buckets is None),
         'expires_on': normalize_time(raw.get('expires_on'), 'expires_on') if raw.get('expires_on') else None,
@@ -443,24 +525,24 @@ class TokenStore:
     def find(self, name, tokens=None):
         return [t for t in (self.list() if tokens is None else tokens) if t.get('name') == name]
 
-    def permission_group_id(self, permission):
-        """Resolve a permission group id by name, once per store (they have changed before)."""
-        name = PERMISSION_GROUP_NAMES[permission]
-        if name not in self._group_ids:
-            groups = self.client.call('GET', self.base + '/permission_groups', params={'name': name}) or []
-            matches = [g for g in groups if g.get('name') == name]
-            if len(matches) != 1:
-                raise R2ValueError('Cloudflare returned %d permission groups named %r; expected exactly one'
-                                   % (len(matches), name))
-            self._group_ids[name] = matches[0]['id']
-        return self._group_ids[name]
+    def permission_group_ids(self, permission):
+        """Resolve the ids of a permission's groups by name, once per store (they have changed before)."""
+        for name in PERMISSION_GROUPS[permission]:
+            if name not in self._group_ids:
+                groups = self.client.call('GET', self.base + '/permission_groups', params={'name': name}) or []
+                matches = [g for g in groups if g.get('name') == name]
+                if len(matches) != 1:
+                    raise R2ValueError('Cloudflare returned %d permission groups named %r; expected exactly one'
+                                       % (len(matches), name))
+                self._group_ids[name] = matches[0]['id']
+        return [self._group_ids[name] for name in PERMISSION_GROUPS[permission]]
 
     def body(self, spec, current=None):
         """Request body for create (current None) or a whole-token update."""
         body = {
             'name': spec['name'],
             'policies': build_policies(self.account_id, spec['permission'], spec['buckets'],
-                                       self.permission_group_id(spec['permission'])),
+                                       self.permission_group_ids(spec['permission'])),
         }
         condition = build_condition(spec['ip_allow'], spec['ip_deny'])
         if condition:
@@ -468,10 +550,12 @@ class TokenStore:
         for field in ('expires_on', 'not_before'):
             if spec.get(field):
                 body[field] = spec[field]
+        if spec.get('status'):
+            body['status'] = spec['status']
         if current is not None:
-            # PUT replaces the whole token: keep its status, and send an empty
+            # PUT replaces the whole token: keep its status unless the spec sets one, and send an empty
             # condition explicitly so that removed IP rules are really removed.
-            if current.get('status') in ('active', 'disabled'):
+            if not spec.get('status') and current.get('status') in SETTABLE_STATUSES:
                 body['status'] = current['status']
             body['condition'] = condition
         return body
@@ -583,49 +667,18 @@ def comparable_token(view):
     buckets = view.get('buckets')
     if buckets and isinstance(buckets[0], dict):
         buckets = sorted((b['jurisdiction'], b['name']) for b in buckets)
+    permission = view.get('permission')
     return {
-        'permission': view.get('permission'),
+        'permission': permission,
+        # a spec has no groups: it stands for every group of its permission (an Admin token of 0.3.0 differs)
+        'permission_groups': view['permission_groups'] if 'permission_groups' in view else (
+            sorted(PERMISSION_GROUPS[permission]) if permission in PERMISSION_GROUPS else []),
         'buckets': [{'name': b, 'jurisdiction': j} for j, b in buckets] if buckets else [],
         'ip_allow': list(view.get('ip_allow') or []),
         'ip_deny': list(view.get('ip_deny') or []),
         'expires_on': view.get('expires_on'),
         'not_before': view.get('not_before'),
     }
-
-
-# -- buckets ----------------------------------------------------------------
-
-def bucket_names(client, account_id, jurisdiction):
-    """Names of the buckets in one jurisdiction (R2 bucket list, cursor-paginated)."""
-    path = '/accounts/%s/r2/buckets' % account_id
-    return set(b.get('name') for b in client.paginate_cursor(
-        path, 'buckets', headers={'cf-r2-jurisdiction': jurisdiction}))
-
-
-def check_buckets_exist(client, account_id, buckets, field='buckets'):
-    """Fail when a (jurisdiction, name) bucket does not exist; one listing per jurisdiction.
-
-    Cloudflare accepts a token for a bucket that does not exist and the token
-    then silently grants nothing, so a typo is worth a failure. Returns the
-    jurisdictions that could not be listed (the API token may not list buckets).
-    """
-    unchecked = []
-    by_jurisdiction = {}
-    for jurisdiction, name in buckets:
-        by_jurisdiction.setdefault(jurisdiction, []).append(name)
-    for jurisdiction in sorted(by_jurisdiction, key=JURISDICTIONS.index):
-        try:
-            existing = bucket_names(client, account_id, jurisdiction)
-        except CloudflarePermissionError:
-            unchecked.append(jurisdiction)
-            continue
-        missing = sorted(n for n in by_jurisdiction[jurisdiction] if n not in existing)
-        if missing:
-            raise R2ValueError('%s: bucket(s) %s do not exist in jurisdiction %r of account %s. A bucket is reachable '
-                               'only in the jurisdiction it was created in; check the name and the jurisdiction, or '
-                               'turn this check off.' % (field, ', '.join(repr(m) for m in missing), jurisdiction,
-                                                         account_id))
-    return unchecked
 
 
 # -- verify -----------------------------------------------------------------
@@ -651,210 +704,3 @@ def verify_token(client, account_id=None):
         except CloudflareAuthError as exc:
             last_error = exc
     raise last_error
-
-
-# -- temporary credentials ----------------------------------------------------
-
-TTL_MAX = 604800  # 7 days (schema r2_temp_access_creds_request.ttlSeconds maximum)
-
-# S3 operations a locally signed credential can be limited to
-# (DOCS r2/api/s3/temporary-credentials.mdx, "actions").
-TEMP_ACTIONS = (
-    'HeadObject', 'GetObject', 'GetBucketLocation', 'ListObjectsV1', 'ListObjectsV2', 'ListMultipartUploads',
-    'ListParts', 'PutObject', 'DeleteObject', 'DeleteObjects', 'CopyObject', 'CreateMultipartUpload', 'UploadPart',
-    'UploadPartCopy', 'AbortMultipartUpload', 'CompleteMultipartUpload',
-)
-
-
-def validate_ttl(ttl):
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1 or ttl > TTL_MAX:
-        raise R2ValueError('ttl_seconds must be an integer from 1 to %d (7 days), got %r' % (TTL_MAX, ttl))
-    return ttl
-
-
-def validate_string_list(values, field, cap=None):
-    """A list of non-empty strings without control characters (prefixes, objects), at most ``cap`` long."""
-    if values is None:
-        return []
-    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise R2ValueError('%s must be a list of non-empty strings' % field)
-    if cap is not None:
-        check_length(values, field, cap)
-    for index, value in enumerate(values):
-        check_text(value, '%s[%d]' % (field, index))
-    return list(values)
-
-
-def validate_paths(prefixes, objects):
-    """The key prefixes and exact keys of a temporary credential: (prefixes, objects)."""
-    return (validate_string_list(prefixes, 'prefixes', PREFIXES_MAX),
-            validate_string_list(objects, 'objects', OBJECTS_MAX))
-
-
-def validate_actions(actions):
-    actions = validate_string_list(actions, 'actions')
-    unknown = [a for a in actions if a not in TEMP_ACTIONS]
-    if unknown:
-        raise R2ValueError('actions: unknown S3 action(s) %s; allowed: %s'
-                           % (', '.join(shown(a, quote=False) for a in unknown[:10]), ', '.join(TEMP_ACTIONS)))
-    return actions
-
-
-def r2_grants(policies, account_id):
-    """The R2 permissions a token's policies grant on this account, as (permission, buckets) pairs.
-
-    Unlike ``decode_policies`` this reads any token, such as one that also manages
-    tokens. Returns None when the policies cannot be judged locally (a deny on an
-    R2 group, or resources of a shape this model does not read): Cloudflare decides then.
-    """
-    grants = []
-    for policy in policies or []:
-        names = [(g or {}).get('name') for g in policy.get('permission_groups') or []]
-        held = [PERMISSION_BY_GROUP_NAME[n] for n in names if n in PERMISSION_BY_GROUP_NAME]
-        if not held:
-            continue
-        if policy.get('effect') != 'allow':
-            return None
-        for permission in held:
-            single = [{'effect': 'allow', 'permission_groups': [{'name': PERMISSION_GROUP_NAMES[permission]}],
-                       'resources': policy.get('resources')}]
-            decoded = decode_policies(single, account_id)
-            if decoded[0] is None:
-                return None
-            grants.append(decoded)
-    return grants
-
-
-def parent_covers(raw_token, account_id, bucket, jurisdiction, permission):
-    """Whether a parent token may grant ``permission`` on one bucket: (True|False|None, what it holds there).
-
-    None means "cannot tell locally" (see ``r2_grants``).
-    """
-    grants = r2_grants(raw_token.get('policies'), account_id)
-    if grants is None:
-        return None, None
-    held = [p for p, buckets in grants
-            if p in ADMIN_PERMISSIONS or buckets is None or (jurisdiction, bucket) in buckets]
-    best = max(held, key=PERMISSIONS.index) if held else None
-    return any(permission_covers(p, permission) for p in held), best
-
-
-def read_parent(client, account_id, parent_id, field='parent_access_key_id'):
-    """The parent token, if the API token may read it; None otherwise.
-
-    When both owners answer 404 (the API token may read tokens, and there is no token with that id) the id is
-    wrong: refused here, before the mint, which Cloudflare would refuse with a message about permissions.
-    """
-    validate_token_id(parent_id, field)   # it goes into the path
-    missing = 0
-    for path in ('/accounts/%s/tokens/%s' % (account_id, parent_id), '/user/tokens/%s' % parent_id):
-        try:
-            return client.call('GET', path)
-        except CloudflareNotFound:
-            missing += 1
-        except (CloudflarePermissionError, CloudflareAuthError):
-            continue
-    if missing == 2:
-        raise R2ValueError('%s: there is no token with id %s in account %s or among the API token user\'s tokens; '
-                           'give the id (Access Key ID) of an existing token' % (field, parent_id, account_id))
-    return None
-
-
-def temp_refusal_message(scope, parent_permission=None):
-    held = ' (the parent holds %s on it)' % parent_permission if parent_permission else ''
-    return ('permission: %s on bucket %r is higher than the parent token %s allows%s; temporary credentials can '
-            'never exceed their parent' % (scope['permission'], scope['bucket'], scope['parent_access_key_id'], held))
-
-
-def _error_summary(exc):
-    return '; '.join('%s %s' % (e.get('code'), e.get('message')) for e in exc.errors if isinstance(e, dict)) or str(exc)
-
-
-def mint_temporary_credentials(client, account_id, scope, parent=None):
-    """POST temp-access-credentials for one scope (bucket, jurisdiction, permission, ttl_seconds, prefixes,
-    objects, parent_access_key_id); returns the credentials with ``expires_at`` (epoch seconds).
-
-    ``parent`` is the parent token as read from the API, when it could be read: then a permission above the
-    parent's is refused here, before the write. Cloudflare's own refusal is reworded the same way.
-    """
-    validate_token_id(scope['parent_access_key_id'])
-    if parent is not None:
-        allowed, held = parent_covers(parent, account_id, scope['bucket'], scope['jurisdiction'], scope['permission'])
-        if allowed is False:
-            raise R2ValueError(temp_refusal_message(scope, held))
-    body = {
-        'bucket': scope['bucket'],
-        'parentAccessKeyId': scope['parent_access_key_id'],
-        'permission': to_api_permission(scope['permission']),
-        'ttlSeconds': scope['ttl_seconds'],
-    }
-    if scope.get('prefixes'):
-        body['prefixes'] = scope['prefixes']
-    if scope.get('objects'):
-        body['objects'] = scope['objects']
-    # The response carries no expiry: it is computed from the time of the request.
-    issued = int(time.time())
-    try:
-        result = client.call('POST', '/accounts/%s/r2/temp-access-credentials' % account_id, body=body)
-    except CloudflareApiError as exc:
-        text = str(exc).lower()
-        if exc.status in (400, 403) and ('parent' in text or 'permission' in text) and 'ttl' not in text:
-            raise R2ValueError('%s (Cloudflare: %s)' % (temp_refusal_message(scope), _error_summary(exc)))
-        raise
-    return {
-        'access_key_id': result['accessKeyId'],
-        'secret_access_key': result['secretAccessKey'],
-        'session_token': result['sessionToken'],
-        'expires_at': issued + scope['ttl_seconds'],
-    }
-
-
-def _b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
-
-
-def sign_temporary_credentials(account_id, parent_access_key_id, parent_secret_access_key, bucket, permission,
-                               ttl_seconds, endpoint, prefixes=None, objects=None, actions=None, now=None):
-    """Cloudflare's local signing recipe for temporary credentials; makes no API call.
-
-    DOCS r2/api/s3/temporary-credentials.mdx ("Generate locally") and the runnable
-    example r2/examples/authenticate-r2-temp-credentials.mdx: an HS256 JWT signed
-    with the parent's Secret Access Key; secret = SHA-256 hex of the JWT; session
-    token = base64("jwt/" + JWT); access key id = the parent's.
-    """
-    validate_token_id(parent_access_key_id)
-    # The audience is the S3 host the credential is used on: an endpoint without one would sign an empty audience.
-    audience = urlparse(endpoint).netloc if isinstance(endpoint, str) else ''
-    if not audience:
-        raise R2ValueError('endpoint_url: must be an http:// or https:// URL with a host (the host is the '
-                           'credentials\' audience)')
-    issued = int(now if now is not None else time.time())
-    claims = {
-        'bucket': bucket,
-        'scope': to_api_permission(permission),
-        'sub': account_id,
-        'iss': parent_access_key_id,
-        # The audience is the S3 host the credential is used on, so it is bound to one jurisdiction.
-        'aud': audience,
-        'iat': issued,
-        'exp': issued + ttl_seconds,
-    }
-    if actions:
-        claims['actions'] = list(actions)
-    if prefixes or objects:
-        claims['paths'] = {}
-        if prefixes:
-            claims['paths']['prefixPaths'] = list(prefixes)
-        if objects:
-            claims['paths']['objectPaths'] = list(objects)
-    header = {'alg': 'HS256', 'typ': 'JWT'}
-    signing_input = '%s.%s' % (_b64url(json.dumps(header, separators=(',', ':')).encode('utf-8')),
-                               _b64url(json.dumps(claims, separators=(',', ':')).encode('utf-8')))
-    signature = hmac.new(parent_secret_access_key.encode('utf-8'), signing_input.encode('ascii'), hashlib.sha256)
-    jwt = '%s.%s' % (signing_input, _b64url(signature.digest()))
-    return {
-        'access_key_id': parent_access_key_id,
-        'secret_access_key': hashlib.sha256(jwt.encode('ascii')).hexdigest(),
-        'session_token': base64.b64encode(('jwt/' + jwt).encode('ascii')).decode('ascii'),
-        'expires_at': issued + ttl_seconds,
-    }

@@ -46,8 +46,9 @@ options:
   jurisdiction:
     description:
       - Jurisdiction of O(bucket). Decides the returned RV(endpoint_url) and, for O(signing=local), the JWT audience.
+      - V(default), V(eu), V(fedramp) or V(us). Any other lowercase name (a jurisdiction Cloudflare adds
+        later) is used as given, with a warning; the bucket check refuses a typo.
     type: str
-    choices: [default, eu, fedramp]
     default: default
   permission:
     description:
@@ -221,26 +222,12 @@ scope:
 import datetime
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _buckets, _r2, _temporary
 
 
-def validate(params, account_id):
-    _r2.validate_bucket_name(params['bucket'], 'bucket')
-    prefixes, objects = _r2.validate_paths(params['prefixes'], params['objects'])
-    scope = {
-        'bucket': params['bucket'],
-        'jurisdiction': params['jurisdiction'],
-        'permission': params['permission'],
-        'ttl_seconds': _r2.validate_ttl(params['ttl_seconds']),
-        'prefixes': prefixes,
-        'objects': objects,
-        'actions': _r2.validate_actions(params['actions']),
-        'signing': params['signing'],
-        'parent_access_key_id': params['parent_access_key_id'],
-    }
-    if params['parent_access_key_id']:
-        # it goes into an API path (reading the parent) and the request body, or into the signed claims
-        _r2.validate_token_id(params['parent_access_key_id'])
+def validate(params):
+    scope = _temporary.scope_from(params)
+    scope.update(actions=_temporary.validate_actions(params['actions']), signing=params['signing'])
     if params['endpoint_url']:
         _r2.validate_endpoint(params['endpoint_url'])
     if scope['signing'] == 'local':
@@ -264,22 +251,22 @@ def mint_via_api(r2, account_id, scope):
     if not scope['parent_access_key_id']:
         dummy, verified = _r2.verify_token(client, account_id)
         scope['parent_access_key_id'] = verified['id']
-    if r2.params['check_bucket']:
-        unchecked = _r2.check_buckets_exist(client, account_id, [(scope['jurisdiction'], scope['bucket'])], 'bucket')
-        if unchecked:
-            r2.module.warn('check_bucket: could not confirm that bucket %r exists in jurisdiction %r: the API token '
-                           'may not list buckets. Set check_bucket=false to skip the check.'
-                           % (scope['bucket'], scope['jurisdiction']))
     # A missing bucket first: it is the more basic mistake, and out of any parent's scope.
-    return _r2.mint_temporary_credentials(client, account_id, scope,
-                                          _r2.read_parent(client, account_id, scope['parent_access_key_id']))
+    checker = _buckets.BucketChecker(client, account_id, r2.params['check_bucket'], option='check_bucket')
+    try:
+        checker.check([(scope['jurisdiction'], scope['bucket'])], 'bucket')
+    finally:
+        for message in checker.take_warnings():
+            r2.module.warn(message)
+    return _temporary.mint_temporary_credentials(client, account_id, scope,
+                                                 _temporary.read_parent(client, account_id, scope['parent_access_key_id']))
 
 
 def main():
     r2 = R2Module(
         argument_spec=dict(
             bucket=dict(type='str', required=True),
-            jurisdiction=dict(type='str', default='default', choices=list(_r2.JURISDICTIONS)),
+            jurisdiction=dict(type='str', default='default'),
             permission=dict(type='str', default='object_read_only', choices=list(_r2.PERMISSION_GROUP_NAMES)),
             ttl_seconds=dict(type='int', default=900),
             # raw: Ansible would quietly turn a dict into a string; these must be strings.
@@ -299,10 +286,10 @@ def main():
 
 def run(r2):
     account_id = r2.account_id()
-    scope = validate(r2.params, account_id)
+    scope = validate(r2.params)
     endpoint = (r2.params['endpoint_url'] or _r2.endpoint_url(account_id, scope['jurisdiction'])).rstrip('/')
     if scope['signing'] == 'local':
-        creds = _r2.sign_temporary_credentials(
+        creds = _temporary.sign_temporary_credentials(
             account_id, scope['parent_access_key_id'], r2.params['parent_secret_access_key'], scope['bucket'],
             scope['permission'], scope['ttl_seconds'], endpoint, scope['prefixes'], scope['objects'],
             scope['actions'])

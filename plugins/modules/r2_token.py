@@ -19,8 +19,14 @@ description:
   - "A token's S3 credentials are derived from it: the Access Key ID is the token id, the Secret Access Key is
     the SHA-256 hex digest of the token value. Cloudflare shows the value only once: the secret is returned
     when the token is created or rotated, never again."
-  - An existing token whose permission, buckets, IP rules or validity differ is updated in place; its id and
-    secret stay the same.
+  - An existing token whose permission, buckets, IP rules, validity or O(status) differ is updated in place; its
+    id and secret stay the same. That includes an Admin token made by version 0.3.0 or earlier, which carries the
+    R2 storage permission group alone; it gets the R2 Data Catalog group of its level too.
+  - B(Dead tokens.) A token that Cloudflare reports C(expired) (its C(expires_on) passed) or C(revoked (exposed))
+    (Cloudflare revokes a token whose value was found in a public repository) cannot be brought back to life.
+    With O(state=present) and O(status=active) it is replaced - deleted and created again with the same name, so
+    a new id and new S3 credentials - and RV(action) is V(reissued). Its past C(expires_on) is not carried over
+    unless O(expires_on) is given.
 extends_documentation_fragment:
   - cloudflare_r2.credentials.connection
   - cloudflare_r2.credentials.connection.account
@@ -82,8 +88,9 @@ options:
     description:
       - Jurisdiction of the buckets given by name only in O(buckets). A bucket is reachable only through the
         S3 endpoint of its jurisdiction.
+      - V(default), V(eu), V(fedramp) or V(us). Any other lowercase name (a jurisdiction Cloudflare adds
+        later) is used as given, with a warning; the bucket check refuses a typo.
     type: str
-    choices: [default, eu, fedramp]
     default: default
   ip_allow:
     description:
@@ -119,6 +126,15 @@ options:
       - Skipped, with a warning, when O(api_token) may not list buckets (it needs C(Workers R2 Storage Read)).
     type: bool
     default: true
+  status:
+    description:
+      - V(active) enables the token (a V(disabled) one is enabled again, same id and secret); V(disabled)
+        disables it without deleting it, so it can be enabled again later. A new token is created with this
+        status.
+    type: str
+    choices: [active, disabled]
+    default: active
+    version_added: 0.4.0
   rotate:
     description:
       - Roll the token value, keeping the token id and so the Access Key ID. The new value and Secret Access Key
@@ -188,6 +204,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+action:
+  description:
+    - What the run did (or would do in check mode) - V(created), V(updated), V(rolled) (O(rotate=true)),
+      V(reissued) (a dead token replaced), V(unchanged), V(deleted) or V(absent).
+  returned: always
+  type: str
+  sample: reissued
+  version_added: 0.4.0
 token:
   description:
     - The token as it is after the run (before deletion for O(state=absent); null when there was none).
@@ -206,12 +230,20 @@ token:
       description: V(account) or V(user).
       type: str
     status:
-      description: V(active), V(disabled) or V(expired).
+      description:
+        - V(active), V(disabled), V(expired) or V(revoked (exposed)) (Cloudflare revoked the token after finding
+          its value in a public repository).
       type: str
     permission:
       description: The R2 permission, or null if the token's policies are not a single R2 permission.
       type: str
       sample: object_read_write
+    permission_groups:
+      description: Names of the Cloudflare permission groups the token carries.
+      type: list
+      elements: str
+      sample: ["Workers R2 Data Catalog Write", "Workers R2 Storage Write"]
+      version_added: 0.4.0
     buckets:
       description: Buckets the permission is limited to, each with C(name) and C(jurisdiction); empty for all.
       type: list
@@ -266,23 +298,7 @@ token_value:
 '''
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module, token_argspec
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
-
-
-def predicted_token(spec, current, owner):
-    token = dict(current or {'id': None, 'name': spec['name'], 'owner': owner, 'status': 'active',
-                             'issued_on': None, 'modified_on': None, 'last_used_on': None})
-    token.update(_r2.comparable_token(spec))
-    token['all_buckets'] = spec['permission'] in _r2.OBJECT_PERMISSIONS and not spec['buckets']
-    return token
-
-
-def diff_view(token):
-    if token is None:
-        return {}
-    view = _r2.comparable_token(token)
-    view.update({'name': token.get('name'), 'owner': token.get('owner'), 'status': token.get('status')})
-    return view
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._reconcile import reconcile_token
 
 
 def main():
@@ -290,86 +306,13 @@ def main():
         argument_spec=dict(
             token_argspec(),
             owner=dict(type='str', default='account', choices=['account', 'user']),
+            status=dict(type='str', default='active', choices=['active', 'disabled']),
             check_buckets=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ['permission'])],
         supports_check_mode=True,
     )
-    r2.run(lambda: run(r2))
-
-
-def run(r2):
-    params = r2.params
-    account_id = r2.account_id()
-    owner = params['owner']
-    spec = _r2.token_spec(params) if params['state'] == 'present' else None
-    if spec is None:
-        _r2.validate_token_name(params['name'])
-    store = _r2.TokenStore(r2.client(), account_id, owner)
-
-    found = store.find(params['name'])
-    if len(found) > 1:
-        raise _r2.DuplicateTokenError(params['name'], found)
-    raw_current = found[0] if found else None
-    current = _r2.decode_token(raw_current, account_id, owner) if raw_current else None
-    result = {'changed': False}
-
-    if params['state'] == 'absent':
-        if current:
-            result['changed'] = True
-            if not r2.check_mode:
-                store.delete(current['id'])
-        result.update(token=current, endpoints={})
-        if r2.module._diff:
-            result['diff'] = {'before': diff_view(current), 'after': {}}
-        return result
-
-    spec = _r2.merge_unmanaged(spec, current)
-    if (params['expires_on'] or params['not_before']) and spec['expires_on']:
-        # One of the pair was given and the other kept from the token: check them together.
-        _r2.validate_validity(spec['expires_on'], spec['not_before'])
-    drifted = current is None or _r2.comparable_token(current) != _r2.comparable_token(spec)
-    if spec['buckets'] and params['check_buckets'] and drifted:
-        unchecked = _r2.check_buckets_exist(store.client, account_id, spec['buckets'])
-        if unchecked:
-            r2.module.warn('check_buckets: could not confirm that the buckets exist in jurisdiction(s) %s: the API '
-                           'token may not list buckets. Set check_buckets=false to skip the check.'
-                           % ', '.join(unchecked))
-    secret_value = None
-    if current is None:
-        result['changed'] = True
-        if r2.check_mode:
-            token = predicted_token(spec, None, owner)
-        else:
-            created = store.create(spec)
-            secret_value = created.get('value')
-            token = _r2.decode_token(created, account_id, owner)
-            if _r2.comparable_token(token) != _r2.comparable_token(spec):
-                # Only when a timed-out create was adopted: bring it to the spec.
-                token = _r2.decode_token(store.update(token['id'], spec, created), account_id, owner)
-    else:
-        token = current
-        if _r2.comparable_token(current) != _r2.comparable_token(spec):
-            result['changed'] = True
-            if r2.check_mode:
-                token = predicted_token(spec, current, owner)
-            else:
-                token = _r2.decode_token(store.update(current['id'], spec, raw_current), account_id, owner)
-        if params['rotate']:
-            result['changed'] = True
-            if not r2.check_mode:
-                secret_value = store.roll(current['id'])
-
-    if secret_value:
-        result.update(_r2.s3_credentials(token['id'], secret_value))
-        result['token_value'] = secret_value
-    else:
-        result['access_key_id'] = token['id']
-    result['token'] = token
-    result['endpoints'] = _r2.endpoints_for(account_id, spec['permission'], spec['buckets'])
-    if r2.module._diff:
-        result['diff'] = {'before': diff_view(current), 'after': diff_view(token)}
-    return result
+    r2.run(lambda: reconcile_token(r2))
 
 
 if __name__ == '__main__':

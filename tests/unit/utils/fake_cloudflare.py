@@ -22,6 +22,8 @@ GROUPS = {
     'Workers R2 Storage Read': 'b4992e1108244f5d8bfbd5744320c2e1',
     'Workers R2 Storage Bucket Item Write': '2efd5506f9c8494dacb1fa10a3e7d5b6',
     'Workers R2 Storage Bucket Item Read': '6a018a9f2fc74eb6b293b0c548f38b39',
+    'Workers R2 Data Catalog Write': 'd229766a2f7f4d299f20eaa8c9b1fde9',
+    'Workers R2 Data Catalog Read': '45db74139a62490b9b60eb7c4f34994b',
 }
 WRITES = ('POST', 'PUT', 'DELETE', 'PATCH')
 
@@ -90,7 +92,7 @@ class FakeCloudflare:
         self.calls = []   # (method, path, params, body)
         self.script = []  # (method, path_regex, response-or-exception) served before normal handling
         self.seq = 0
-        self.buckets = {'default': set(), 'eu': set(), 'fedramp': set()}
+        self.buckets = {'default': set(), 'eu': set(), 'fedramp': set(), 'us': set()}
         self.bucket_list_denied = False
         self.temp_credentials = []  # request bodies of minted temporary credentials
 
@@ -144,7 +146,10 @@ class FakeCloudflare:
         if re.match(r'^/accounts/[0-9a-f]{32}/r2/buckets$', path) and method == 'GET':
             if self.bucket_list_denied:
                 return envelope(None, 403, errors=[{'code': 10000, 'message': 'Authentication error'}])
-            names = sorted(self.buckets[headers.get('cf-r2-jurisdiction', 'default')])
+            jurisdiction = headers.get('cf-r2-jurisdiction', 'default')
+            if jurisdiction not in self.buckets:
+                return envelope(None, 400, errors=[{'code': 10041, 'message': 'Invalid jurisdiction'}])
+            names = sorted(self.buckets[jurisdiction])
             return envelope({'buckets': [{'name': n} for n in names]}, result_info={'cursor': '', 'per_page': 1000})
         if re.match(r'^/accounts/[0-9a-f]{32}/r2/temp-access-credentials$', path) and method == 'POST':
             self.temp_credentials.append(body)
@@ -186,6 +191,8 @@ class FakeCloudflare:
         token = self.tokens.get(token_id)
         if token is None or token['owner'] != owner:
             return envelope(None, 404, errors=[{'code': 1003, 'message': 'Token not found'}])
+        if roll and method == 'PUT' and token['status'] == 'revoked (exposed)':
+            return envelope(None, 400, errors=[{'code': 1001, 'message': 'Token has been revoked'}])
         if roll and method == 'PUT':
             token['_value'] = 'cfat_' + secrets.token_urlsafe(40)[:40]
             return envelope(token['_value'])

@@ -12,7 +12,7 @@ import hashlib
 import pytest
 import requests
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _temporary
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareClient
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
@@ -46,11 +46,36 @@ def test_resources_for_each_shape():
 def test_policies_round_trip(permission, buckets):
     if permission in _r2.ADMIN_PERMISSIONS and buckets:
         return
-    group_id = 'g' * 32
-    policies = _r2.build_policies(ACCOUNT, permission, buckets, group_id)
-    assert policies[0]['permission_groups'] == [{'id': group_id}]
-    by_id = {group_id: _r2.PERMISSION_GROUP_NAMES[permission]}
+    names = _r2.PERMISSION_GROUPS[permission]
+    ids = ['%032x' % index for index in range(len(names))]
+    policies = _r2.build_policies(ACCOUNT, permission, buckets, ids)
+    assert policies[0]['permission_groups'] == [{'id': group_id} for group_id in ids]
+    by_id = dict(zip(ids, names))
     assert _r2.decode_policies(policies, ACCOUNT, by_id) == (permission, sorted(buckets) if buckets else None)
+
+
+def test_admin_levels_carry_the_data_catalog_groups_and_read_back_either_form():
+    """The dashboard's Admin levels = storage + Data Catalog (changelog 2026-07-09); 0.3.0 wrote storage alone."""
+    assert _r2.PERMISSION_GROUPS['admin_read_write'] == ('Workers R2 Storage Write', 'Workers R2 Data Catalog Write')
+    assert _r2.PERMISSION_GROUPS['admin_read_only'] == ('Workers R2 Storage Read', 'Workers R2 Data Catalog Read')
+    account = {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}
+    for level, (storage, catalog) in (('admin_read_write', _r2.PERMISSION_GROUPS['admin_read_write']),
+                                      ('admin_read_only', _r2.PERMISSION_GROUPS['admin_read_only'])):
+        both = {'effect': 'allow', 'permission_groups': [{'name': catalog}, {'name': storage}], 'resources': account}
+        legacy = dict(both, permission_groups=[{'name': storage}])
+        assert _r2.decode_policies([both], ACCOUNT) == (level, None)
+        assert _r2.decode_policies([legacy], ACCOUNT) == (level, None)
+        # the two forms compare different, so that a 0.3.0 token is brought in line (one PUT)
+        spec = {'permission': level, 'buckets': None}
+        assert _r2.comparable_token(_r2.decode_token({'policies': [both]}, ACCOUNT, 'account')) == \
+            _r2.comparable_token(spec)
+        assert _r2.comparable_token(_r2.decode_token({'policies': [legacy]}, ACCOUNT, 'account')) != \
+            _r2.comparable_token(spec)
+        # the catalog group alone, or mixed with another level, is not a level of this collection
+        assert _r2.decode_policies([dict(both, permission_groups=[{'name': catalog}])], ACCOUNT) == (None, None)
+    mixed = [{'name': 'Workers R2 Storage Read'}, {'name': 'Workers R2 Data Catalog Write'}]
+    assert _r2.decode_policies([{'effect': 'allow', 'permission_groups': mixed, 'resources': account}], ACCOUNT) \
+        == (None, None)
 
 
 def test_decode_foreign_policies_gives_no_permission():
@@ -76,8 +101,8 @@ def test_invalid_bucket_names(name):
 def test_bucket_normalization():
     assert _r2.normalize_buckets(['zzz', {'name': 'abc', 'jurisdiction': 'eu'}, 'a' * 63], 'fedramp') == [
         ('eu', 'abc'), ('fedramp', 'a' * 63), ('fedramp', 'zzz')]
-    with pytest.raises(_r2.R2ValueError, match=r"buckets\[1\].jurisdiction must be one of default, eu, fedramp"):
-        _r2.normalize_buckets(['abc', {'name': 'abc', 'jurisdiction': 'us'}])
+    with pytest.raises(_r2.R2ValueError, match=r"buckets\[1\].jurisdiction: must be a jurisdiction"):
+        _r2.normalize_buckets(['abc', {'name': 'abc', 'jurisdiction': 'US'}])
     with pytest.raises(_r2.R2ValueError, match='listed twice'):
         _r2.normalize_buckets(['abc', {'name': 'abc'}])
     with pytest.raises(_r2.R2ValueError, match='unknown key'):
@@ -124,11 +149,47 @@ def test_endpoints():
     assert _r2.endpoint_url(ACCOUNT) == 'https://%s.r2.cloudflarestorage.com' % ACCOUNT
     assert _r2.endpoint_url(ACCOUNT, 'eu') == 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT
     assert _r2.endpoint_url(ACCOUNT, 'fedramp') == 'https://%s.fedramp.r2.cloudflarestorage.com' % ACCOUNT
-    with pytest.raises(_r2.R2ValueError):
-        _r2.endpoint_url(ACCOUNT, 'us')
+    assert _r2.endpoint_url(ACCOUNT, 'us') == 'https://%s.us.r2.cloudflarestorage.com' % ACCOUNT
+    assert _r2.take_warnings() == []
+    for bad in ('EU', 'e', 'eu-west', 'eu\n', '', None):
+        with pytest.raises(_r2.R2ValueError, match='jurisdiction: must be a jurisdiction, a lowercase name'):
+            _r2.endpoint_url(ACCOUNT, bad)
     assert sorted(_r2.endpoints_for(ACCOUNT, 'object_read_only', [('eu', 'x')])) == ['eu']
-    assert sorted(_r2.endpoints_for(ACCOUNT, 'object_read_only', None)) == ['default', 'eu', 'fedramp']
-    assert sorted(_r2.endpoints_for(ACCOUNT, 'admin_read_only', None)) == ['default', 'eu', 'fedramp']
+    assert _r2.endpoints_for(ACCOUNT, 'object_read_only', [('us', 'x'), ('default', 'y')]) == {
+        'default': 'https://%s.r2.cloudflarestorage.com' % ACCOUNT, 'us': 'https://%s.us.r2.cloudflarestorage.com' % ACCOUNT}
+    assert sorted(_r2.endpoints_for(ACCOUNT, 'object_read_only', None)) == ['default', 'eu', 'fedramp', 'us']
+    assert sorted(_r2.endpoints_for(ACCOUNT, 'admin_read_only', None)) == ['default', 'eu', 'fedramp', 'us']
+
+
+def test_a_jurisdiction_cloudflare_adds_later_is_used_with_one_warning():
+    assert _r2.endpoint_url(ACCOUNT, 'apac') == 'https://%s.apac.r2.cloudflarestorage.com' % ACCOUNT
+    _r2.normalize_buckets(['media', {'name': 'logs', 'jurisdiction': 'apac'}], 'apac')
+    warnings = _r2.take_warnings()
+    assert len(warnings) == 1 and "'apac' is not a jurisdiction this collection knows (default, eu, fedramp, us)" \
+        in warnings[0]
+    assert _r2.take_warnings() == []
+    # the known ones first, in their order, then the others by name
+    assert sorted(['zz', 'us', 'apac', 'default', 'eu'], key=_r2.jurisdiction_order) == \
+        ['default', 'eu', 'us', 'apac', 'zz']
+    key = 'com.cloudflare.edge.r2.bucket.%s_apac_media' % ACCOUNT
+    policy = {'effect': 'allow', 'permission_groups': [{'name': 'Workers R2 Storage Bucket Item Read'}],
+              'resources': {key: '*'}}
+    assert _r2.decode_policies([policy], ACCOUNT) == ('object_read_only', [('apac', 'media')])
+
+
+@pytest.mark.parametrize('value,seconds', [(45, 45), ('45', 45), ('45s', 45), ('30m', 1800), ('12h', 43200),
+                                           ('90d', 7776000), ('2w', 1209600)])
+def test_durations(value, seconds):
+    assert _r2.parse_duration(value, 'rotate_after') == seconds
+    assert _r2.parse_duration(_r2.format_duration(seconds), 'x') == seconds
+
+
+@pytest.mark.parametrize('value', ['90 d', '90D', '-1', -5, '1.5d', 'd', '90days', True, [90], '90d\n', 0, '0d'])
+def test_bad_durations_name_the_field(value):
+    with pytest.raises(_r2.R2ValueError, match='rotate_after: must be a duration: a positive number of seconds'):
+        _r2.parse_duration(value, 'rotate_after')
+    assert _r2.parse_duration(None, 'rotate_after') is None
+    assert _r2.parse_duration(0, 'x', allow_zero=True) == 0
 
 
 def test_s3_secret_is_sha256_hex_of_value():
@@ -203,35 +264,6 @@ def test_duplicate_error_lists_ids():
     assert a['id'] in str(err) and b['id'] in str(err) and 'Nothing was changed' in str(err)
 
 
-def _policy(group, resources, effect='allow'):
-    return {'effect': effect, 'permission_groups': [{'id': 'g' * 32, 'name': group}], 'resources': resources}
-
-
-def test_parent_covers_reads_tokens_with_several_policies():
-    account = {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}
-    manager = {'policies': [_policy('Account API Tokens Write', account), _policy('Workers R2 Storage Write', account)]}
-    for permission in _r2.PERMISSIONS:
-        assert _r2.parent_covers(manager, ACCOUNT, 'any', 'eu', permission) == (True, 'admin_read_write')
-    mixed = {'policies': [
-        _policy('Workers R2 Storage Bucket Item Read', {_r2.bucket_resource(ACCOUNT, 'eu', 'a'): '*'}),
-        _policy('Workers R2 Storage Bucket Item Write', {_r2.bucket_resource(ACCOUNT, 'default', 'b'): '*'}),
-    ]}
-    assert _r2.parent_covers(mixed, ACCOUNT, 'a', 'eu', 'object_read_only') == (True, 'object_read_only')
-    assert _r2.parent_covers(mixed, ACCOUNT, 'a', 'eu', 'object_read_write') == (False, 'object_read_only')
-    assert _r2.parent_covers(mixed, ACCOUNT, 'b', 'default', 'object_read_write') == (True, 'object_read_write')
-    assert _r2.parent_covers(mixed, ACCOUNT, 'b', 'eu', 'object_read_only') == (False, None)
-    assert _r2.parent_covers({'policies': []}, ACCOUNT, 'a', 'eu', 'object_read_only') == (False, None)
-
-
-def test_parent_covers_leaves_undecidable_tokens_to_cloudflare():
-    denied = {'policies': [_policy('Workers R2 Storage Write', {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}),
-                           _policy('Workers R2 Storage Bucket Item Write',
-                                   {_r2.bucket_resource(ACCOUNT, 'eu', 'a'): '*'}, effect='deny')]}
-    assert _r2.parent_covers(denied, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
-    every_account = {'policies': [_policy('Workers R2 Storage Read', {'com.cloudflare.api.account.*': '*'})]}
-    assert _r2.parent_covers(every_account, ACCOUNT, 'a', 'eu', 'object_read_only') == (None, None)
-
-
 # -- issue 9: one validation, whole strings -------------------------------------
 
 def refused(call, *args, **kwargs):
@@ -248,7 +280,7 @@ def test_every_validator_refuses_a_control_character_at_the_end(suffix):
     assert 'parent_access_key_id must be 32 hexadecimal characters' in refused(_r2.validate_token_id, 'a' * 32 + suffix)
     assert 'name: must not contain control characters' in refused(_r2.validate_token_name, 'web1-media' + suffix)
     assert 'prefixes[1]: must not contain control characters' in refused(
-        _r2.validate_string_list, ['ok/', 'in/' + suffix], 'prefixes')
+        _temporary.validate_string_list, ['ok/', 'in/' + suffix], 'prefixes')
     assert 'ip_allow[0]: <' in refused(_r2.normalize_cidrs, ['192.0.2.0/24' + suffix], 'ip_allow')
     assert 'expires_on: <' in refused(_r2.normalize_time, '2030-01-01T00:00:00Z' + suffix, 'expires_on')
     assert 'endpoint_url: must be an http:// or https:// URL' in refused(
@@ -260,7 +292,7 @@ def test_messages_never_show_a_value_with_a_control_character(suffix):
     for message in (refused(_r2.validate_bucket_name, 'media' + suffix, 'bucket'),
                     refused(_r2.validate_token_name, 'media' + suffix),
                     refused(_r2.normalize_buckets, [{'name': 'ok-bucket', 'jurisdiction': 'eu' + suffix}]),
-                    refused(_r2.validate_actions, ['GetObject' + suffix])):
+                    refused(_temporary.validate_actions, ['GetObject' + suffix])):
         assert suffix not in message and repr(suffix)[1:-1] not in message and 'media' not in message
 
 
@@ -300,17 +332,6 @@ def test_parent_ids_are_32_hexadecimal_characters(value):
         assert value not in message
 
 
-def test_a_bad_parent_id_never_reaches_an_api_path():
-    fake = FakeCloudflare(ACCOUNT)
-    client = CloudflareClient('cfat_' + 'x' * 40, session=fake.session(), sleep=lambda s: None)
-    for parent in ('abc?x=1', '../../../user/tokens/verify'):
-        assert 'parent_access_key_id' in refused(_r2.read_parent, client, ACCOUNT, parent)
-        scope = {'bucket': 'media', 'jurisdiction': 'default', 'permission': 'object_read_only', 'ttl_seconds': 60,
-                 'parent_access_key_id': parent}
-        assert 'parent_access_key_id' in refused(_r2.mint_temporary_credentials, client, ACCOUNT, scope)
-    assert fake.calls == []
-
-
 @pytest.mark.parametrize('url', ['not a url', 'https://', 'ftp://r2.example.com', 'https://user:pw@r2.example.com',
                                  'https://r2.example.com?x=1', 'https://r2.example.com/#frag', 'https://r2.example.com:0',
                                  'https://r2.example.com:99999', 'https://r2 .example.com', '//r2.example.com', 5])
@@ -328,22 +349,12 @@ def test_good_endpoints_and_the_path_rule():
         _r2.validate_endpoint, 'http://127.0.0.1:9000/s3', 'endpoint_override', path=False)
 
 
-def test_local_signing_refuses_an_endpoint_without_a_host():
-    args = (ACCOUNT, 'a' * 32, 'b' * 64, 'media', 'object_read_only', 60)
-    assert _r2.sign_temporary_credentials(*args, endpoint='https://%s.r2.cloudflarestorage.com' % ACCOUNT)
-    for endpoint in ('not a url', '', None, '/just/a/path'):
-        assert 'endpoint_url: must be an http:// or https:// URL with a host' in refused(
-            _r2.sign_temporary_credentials, *args, endpoint=endpoint)
-    assert 'parent_access_key_id' in refused(_r2.sign_temporary_credentials, ACCOUNT, 'abc?x=1', 'b' * 64, 'media',
-                                             'object_read_only', 60, 'https://r2.example.com')
-
-
 def test_list_caps_name_the_field_the_cap_and_the_count():
-    assert refused(_r2.validate_paths, ['p/'] * 101, None) == \
+    assert refused(_temporary.validate_paths, ['p/'] * 101, None) == \
         "prefixes: at most 100 entries (the collection's cap), got 101"
-    assert refused(_r2.validate_paths, None, ['o'] * 20000) == \
+    assert refused(_temporary.validate_paths, None, ['o'] * 20000) == \
         "objects: at most 100 entries (the collection's cap), got 20000"
-    assert _r2.validate_paths(['p/'] * 100, ['o'] * 100) == (['p/'] * 100, ['o'] * 100)
+    assert _temporary.validate_paths(['p/'] * 100, ['o'] * 100) == (['p/'] * 100, ['o'] * 100)
     assert refused(_r2.normalize_buckets, ['b%03d' % i for i in range(501)]) == \
         "buckets: at most 500 entries (the collection's cap), got 501"
     assert refused(_r2.normalize_cidrs, ['10.0.0.%d' % (i % 250) for i in range(101)], 'ip_deny') == \

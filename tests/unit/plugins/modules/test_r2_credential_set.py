@@ -12,7 +12,7 @@ import json
 import pytest
 import requests
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _reconcile
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_credential_set
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, envelope
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
@@ -26,7 +26,7 @@ from ansible_collections.cloudflare_r2.credentials.tests.unit.plugins.modules.te
 @pytest.fixture(autouse=True)
 def no_settle_wait(monkeypatch):
     """The wait for a concurrent run's twin (one second of issued_on) is real time; the fake has no rival."""
-    monkeypatch.setattr(r2_credential_set, 'SETTLE_SECONDS', 0)
+    monkeypatch.setattr(_reconcile, 'SETTLE_SECONDS', 0)
 
 
 def tokens(*hosts, **extra):
@@ -187,7 +187,7 @@ def test_absent_deletes_the_token_and_a_pending_next(fake):
 def test_temporary_credentials_renewed_only_inside_the_window(fake):
     group = 'Workers R2 Storage Write'
     fake.add_token('api', owner='user', policies=fake._enrich(_r2.build_policies(
-        fake.account_id, 'admin_read_write', None, GROUPS[group])))
+        fake.account_id, 'admin_read_write', None, [GROUPS[group]])))
     api_value = [t for t in fake.tokens.values() if t['name'] == 'api'][0]['_value']
     entry = {'name': 'web1:read', 'bucket': 'backups', 'jurisdiction': 'eu', 'ttl_seconds': 3600,
              'renew_before': 600, 'fingerprint': 'f1'}
@@ -227,7 +227,7 @@ def test_missing_bucket_fails_before_any_write(fake):
     entries[1]['buckets'] = ['not-there']
     outcome = run(r2_credential_set, tokens=entries)
     assert outcome.failed and not fake.writes
-    assert "tokens[1] (host web2, credential media): buckets: bucket 'not-there' does not exist in jurisdiction 'eu'" \
+    assert "tokens[1] (host web2, credential media): buckets: bucket(s) 'not-there' do not exist in jurisdiction 'eu'" \
         in outcome.result['msg']
 
 
@@ -512,7 +512,7 @@ def test_reserved_names_bad_parent_ids_and_caps_are_refused_before_any_call(fake
 
 
 def test_the_one_token_name_rule_is_in_r2():
-    assert r2_credential_set.NEXT_SUFFIX is _r2.NEXT_SUFFIX
+    assert _reconcile.NEXT_SUFFIX is _r2.NEXT_SUFFIX
 
 
 def test_a_good_parent_id_is_used_as_given(fake):
@@ -523,3 +523,65 @@ def test_a_good_parent_id_is_used_as_given(fake):
     result = run(r2_credential_set, temporary=[dict(TEMP, parent_access_key_id=parent['id'])]).result
     assert result['credentials']['web1:upload']['action'] == 'minted'
     assert fake.temp_credentials[-1]['parentAccessKeyId'] == parent['id']
+
+
+# -- issue 10: dead tokens are drift ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('status', ['disabled', 'expired', 'revoked (exposed)'])
+def test_a_dead_token_is_reissued_to_its_holder_and_what_was_minted_from_it_again(fake, status):
+    entries = tokens('web1', 'web2')
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu',
+                  'permission': 'object_read_only', 'ttl_seconds': 3600, 'fingerprint': 't1'}]
+    first = converge(fake, entries, temporary)
+    dead_id = first['credentials']['web1:media']['access_key_id']
+    fake.tokens[dead_id]['status'] = status
+    temp = first['credentials']['web1:upload']
+    holders = held(entries, first)
+    holder_temp = [dict(temporary[0], held_access_key_id=temp['access_key_id'], held_fingerprint=temp['fingerprint'],
+                        held_expiration=temp['expiration'])]
+    start = len(fake.writes)
+    predicted = run(r2_credential_set, check=True, tokens=holders, temporary=holder_temp).result
+    assert predicted['summary'] == {'reissued': 1, 'unchanged': 1, 'minted': 1}
+    assert predicted['credentials']['web1:media']['new_material'] and len(fake.writes) == start
+    again = converge(fake, holders, holder_temp)
+    got = again['credentials']['web1:media']
+    assert again['summary'] == {'reissued': 1, 'unchanged': 1, 'minted': 1}
+    assert got['action'] == 'reissued' and got['replaced_status'] == status and got['new_material']
+    assert got['access_key_id'] != dead_id and dead_id not in fake.tokens and len(got['secret_access_key']) == 64
+    assert got['token']['status'] == 'active'
+    assert fake.temp_credentials[-1]['parentAccessKeyId'] == got['access_key_id']
+    # the new token is the holder's now: converged
+    assert converge(fake, held(entries, again))['summary'] == {'unchanged': 2}
+
+
+def test_a_rotations_new_token_that_died_is_replaced_by_a_fresh_one(fake):
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    started = converge(fake, [dict(e, rotate=True) for e in held(entries, first)])
+    next_id = started['credentials']['web1:media']['access_key_id']
+    fake.tokens[next_id]['status'] = 'revoked (exposed)'
+    # the holder never took it: the dead ~next goes, and the rotation starts over with a new one
+    again = converge(fake, [dict(e, rotate=True) for e in held(entries, first)])
+    got = again['credentials']['web1:media']
+    assert got['action'] == 'rotation_started' and got['access_key_id'] not in (next_id, None)
+    assert next_id not in fake.tokens and sorted(t['name'] for t in fake.tokens.values()) == [
+        'web1:media', 'web1:media~next']
+    # and the holder that did take the dead one gets the current token rolled (its key is dead)
+    fake.tokens[got['access_key_id']]['status'] = 'expired'
+    holder = held(entries, again)
+    assert holder[0]['held_access_key_id'] == got['access_key_id']
+    healed = converge(fake, holder)['credentials']['web1:media']
+    assert healed['action'] == 'rolled' and healed['access_key_id'] == first['credentials']['web1:media']['access_key_id']
+    assert [t['name'] for t in fake.tokens.values()] == ['web1:media']
+
+
+def test_an_admin_token_of_0_3_0_is_updated_in_place_for_its_holder(fake):
+    entry = dict(tokens('web1')[0], permission='admin_read_only', buckets=[])
+    old = fake.add_token('web1:media', policies=fake._enrich([{
+        'effect': 'allow', 'permission_groups': [{'id': GROUPS['Workers R2 Storage Read']}],
+        'resources': {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}}]))
+    result = converge(fake, [dict(entry, held_access_key_id=old['id'], held_fingerprint='f1')])
+    got = result['credentials']['web1:media']
+    assert got['action'] == 'updated' and got['access_key_id'] == old['id'] and not got['new_material']
+    assert got['token']['permission_groups'] == ['Workers R2 Data Catalog Read', 'Workers R2 Storage Read']
+    assert [c[0] for c in fake.writes] == ['PUT'] and fake.tokens[old['id']]['_value'] == old['_value']

@@ -91,7 +91,8 @@ def test_missing_bucket_fails_before_the_call(fake, parent):  # pylint: disable=
 def test_unlistable_buckets_warn_and_continue(fake, parent):  # pylint: disable=redefined-outer-name
     fake.bucket_list_denied = True
     result = ok(r2_temp_credentials, **mint(parent))
-    assert "check_bucket: could not confirm that bucket 'reports' exists" in ' '.join(result['warnings'])
+    assert "check_bucket: could not list the buckets of jurisdiction 'eu' (the API token may not list buckets)" \
+        in ' '.join(result['warnings'])
     assert len(fake.temp_credentials) == 1
 
 
@@ -99,7 +100,7 @@ def test_unlistable_buckets_warn_and_continue(fake, parent):  # pylint: disable=
     (dict(ttl_seconds=0), 'ttl_seconds must be an integer from 1 to 604800'),
     (dict(ttl_seconds=604801), 'ttl_seconds must be an integer from 1 to 604800'),
     (dict(bucket='Not_A_Bucket'), "bucket: invalid bucket name 'Not_A_Bucket'"),
-    (dict(jurisdiction='us'), 'jurisdiction must be one of'),
+    (dict(jurisdiction='US'), 'jurisdiction: must be a jurisdiction, a lowercase name'),
     (dict(prefixes=['ok/', '']), 'prefixes must be a list of non-empty strings'),
     (dict(objects=[{'a': 1}]), 'objects'),
     (dict(actions=['GetObject']), 'actions: only supported with signing=local'),
@@ -172,7 +173,7 @@ def test_token_bucket_check_can_be_turned_off_or_skipped_with_a_warning(fake):
     assert ok(r2_token, name='t1', permission='object_read_only', buckets=['ghost'], check_buckets=False)['changed']
     fake.bucket_list_denied = True
     result = ok(r2_token, name='t2', permission='object_read_only', buckets=['ghost'])
-    assert result['changed'] and 'could not confirm' in ' '.join(result['warnings'])
+    assert result['changed'] and 'could not list the buckets' in ' '.join(result['warnings'])
 
 
 def test_filters():
@@ -180,8 +181,10 @@ def test_filters():
     from ansible.errors import AnsibleFilterError
     assert filters.r2_endpoint(ACCOUNT) == 'https://%s.r2.cloudflarestorage.com' % ACCOUNT
     assert filters.r2_endpoint(ACCOUNT.upper(), 'eu') == 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT
-    with pytest.raises(AnsibleFilterError, match='jurisdiction must be one of'):
-        filters.r2_endpoint(ACCOUNT, 'apac')
+    with pytest.raises(AnsibleFilterError, match='jurisdiction: must be a jurisdiction, a lowercase name'):
+        filters.r2_endpoint(ACCOUNT, 'EU')
+    assert filters.r2_endpoint(ACCOUNT, 'us') == 'https://%s.us.r2.cloudflarestorage.com' % ACCOUNT
+    assert filters.r2_endpoint(ACCOUNT, 'apac') == 'https://%s.apac.r2.cloudflarestorage.com' % ACCOUNT
     with pytest.raises(AnsibleFilterError, match='account_id must be 32 hexadecimal'):
         filters.r2_endpoint('abc')
     value = 'cfut_' + 'Mn3Bv5Cx7Zl9Kj1Hg2Fd4Sa6Qw8Er0Ty' + 'Ui3Op5As'

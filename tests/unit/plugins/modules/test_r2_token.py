@@ -20,7 +20,7 @@ from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_modu
     result_of,
     run_module,
 )
-from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, FakeCloudflare
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
@@ -136,8 +136,8 @@ def test_diff_shows_only_non_secret_fields(fake):
     for result in (created, rotated):
         text = json.dumps(result['diff'])
         assert result['token_value'] not in text and result['secret_access_key'] not in text
-        assert set(result['diff']['after']) == {'name', 'owner', 'status', 'permission', 'buckets', 'ip_allow',
-                                                'ip_deny', 'expires_on', 'not_before'}
+        assert set(result['diff']['after']) == {'name', 'owner', 'status', 'permission', 'permission_groups',
+                                                'buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before'}
     assert rotated['diff']['before']['ip_allow'] == [] and rotated['diff']['after']['ip_allow'] == ['192.0.2.1/32']
 
 
@@ -171,8 +171,8 @@ def test_duplicate_names_fail_with_ids_and_no_write(fake):
     (dict(account_id='abc'), 'account_id must be 32 hexadecimal characters'),
     (dict(buckets=['Bad_Bucket']), "buckets[0]: invalid bucket name 'Bad_Bucket'"),
     (dict(buckets=['-x-']), '3-63 characters'),
-    (dict(jurisdiction='us'), 'jurisdiction must be one of'),
-    (dict(buckets=[{'name': 'ok-bucket', 'jurisdiction': 'apac'}]), 'buckets[0].jurisdiction must be one of'),
+    (dict(jurisdiction='Eu'), 'jurisdiction: must be a jurisdiction, a lowercase name'),
+    (dict(buckets=[{'name': 'ok-bucket', 'jurisdiction': 'eu-west'}]), 'buckets[0].jurisdiction: must be a jurisdiction'),
     (dict(permission='superuser'), 'permission must be one of'),
     (dict(permission='admin_read_write'), 'buckets: must be empty with permission=admin_read_write'),
     (dict(ip_allow=['10.0.0.0/33']), "ip_allow[0]: '10.0.0.0/33' is not a valid"),
@@ -221,7 +221,8 @@ def test_return_docs_match_the_result_keys(fake, module):
     if module is r2_token:
         token_fields = set(_doc(module, 'RETURN')['token']['contains'])
         assert set(created['token']) == token_fields
-        assert set(ok(r2_token_info)['tokens'][0]) == token_fields
+        # r2_token_info returns the same token, with its hygiene findings
+        assert set(ok(r2_token_info)['tokens'][0]) - {'findings'} == token_fields
 
 
 # -- issue 9: one validation, whole strings -------------------------------------------
@@ -233,7 +234,7 @@ def test_return_docs_match_the_result_keys(fake, module):
     (dict(name='web1{}-backup'), 'name: must not contain control characters'),
     # check_buckets=false: before, 'backups\n' became a write Cloudflare refuses
     (dict(buckets=['backups{}'], check_buckets=False), 'buckets[0]: invalid bucket name <'),
-    (dict(buckets=[{'name': 'backups', 'jurisdiction': 'eu{}'}]), 'buckets[0].jurisdiction must be one of'),
+    (dict(buckets=[{'name': 'backups', 'jurisdiction': 'eu{}'}]), 'buckets[0].jurisdiction: must be a jurisdiction'),
     (dict(ip_allow=['192.0.2.0/24{}']), 'ip_allow[0]: <'),
     (dict(expires_on='2031-01-01T00:00:00Z{}'), 'expires_on: <'),
     (dict(account_id=ACCOUNT + '{}'), 'account_id must be 32 hexadecimal characters'),
@@ -274,3 +275,70 @@ def test_a_name_ending_in_next_is_not_taken_from_a_rotation(fake):
     assert not fake.writes and [t['name'] for t in fake.tokens.values()] == ['web1-backup~next']
     params['name'] = 'x' * 120
     assert ok(r2_token, **params)['changed'] is True   # r2_token does not rotate: 120 characters stay allowed
+
+
+# -- issue 10: dead tokens, status, the Admin levels, jurisdictions ----------------------------------------------
+
+def test_status_disables_without_deleting_and_enables_again_with_the_same_secret(fake):
+    created = ok(r2_token, **OBJ)
+    disabled = ok(r2_token, status='disabled', **OBJ)
+    assert disabled['changed'] and disabled['action'] == 'updated' and disabled['token']['status'] == 'disabled'
+    assert disabled['access_key_id'] == created['access_key_id'] and 'secret_access_key' not in disabled
+    assert ok(r2_token, status='disabled', **OBJ)['changed'] is False
+    enabled = ok(r2_token, **OBJ)
+    assert enabled['action'] == 'updated' and enabled['token']['status'] == 'active'
+    token = fake.tokens[created['access_key_id']]
+    assert token['status'] == 'active' and token['_value'] == created['token_value']
+    assert ok(r2_token, **OBJ)['action'] == 'unchanged'
+
+
+@pytest.mark.parametrize('status', ['expired', 'revoked (exposed)'])
+def test_a_dead_token_is_replaced_by_a_new_one_of_the_same_name(fake, status):
+    created = ok(r2_token, **OBJ)
+    fake.tokens[created['access_key_id']].update(status=status, expires_on='2026-02-01T00:00:00Z')
+    predicted = ok(r2_token, check=True, **OBJ)
+    assert predicted['changed'] and predicted['action'] == 'reissued' and predicted['access_key_id'] is None
+    assert len(fake.writes) == 1  # the create only
+    reissued = ok(r2_token, **OBJ)
+    assert reissued['action'] == 'reissued' and reissued['changed']
+    assert reissued['access_key_id'] != created['access_key_id'] and len(reissued['secret_access_key']) == 64
+    assert created['access_key_id'] not in fake.tokens
+    assert [t['name'] for t in fake.tokens.values()] == [OBJ['name']]
+    # the expiry that killed it is not carried over (none was asked for)
+    assert reissued['token']['expires_on'] is None and reissued['token']['status'] == 'active'
+    assert ok(r2_token, **OBJ)['action'] == 'unchanged'
+
+
+def test_a_dead_token_asked_to_be_disabled_is_left_alone_and_deleted_when_absent(fake):
+    created = ok(r2_token, **OBJ)
+    fake.tokens[created['access_key_id']]['status'] = 'revoked (exposed)'
+    kept = ok(r2_token, status='disabled', **OBJ)
+    assert kept['action'] == 'unchanged' and kept['token']['status'] == 'revoked (exposed)' and not fake.writes[1:]
+    gone = ok(r2_token, **dict(OBJ, state='absent'))
+    assert gone['action'] == 'deleted' and gone['token']['status'] == 'revoked (exposed)' and not fake.tokens
+
+
+def test_an_admin_token_of_0_3_0_gets_its_data_catalog_group_in_place(fake):
+    groups = fake._enrich([{'effect': 'allow', 'permission_groups': [{'id': GROUPS['Workers R2 Storage Write']}],
+                            'resources': {'com.cloudflare.api.account.%s' % ACCOUNT: '*'}}])
+    old = fake.add_token('admin-writer', policies=groups)
+    result = ok(r2_token, name='admin-writer', permission='admin_read_write')
+    assert result['action'] == 'updated' and result['access_key_id'] == old['id'] and 'token_value' not in result
+    assert fake.tokens[old['id']]['_value'] == old['_value']
+    assert result['token']['permission_groups'] == ['Workers R2 Data Catalog Write', 'Workers R2 Storage Write']
+    assert [c[0] for c in fake.writes] == ['PUT']
+    assert ok(r2_token, name='admin-writer', permission='admin_read_write')['changed'] is False
+    fresh = ok(r2_token, name='admin-reader', permission='admin_read_only')
+    assert fresh['token']['permission_groups'] == ['Workers R2 Data Catalog Read', 'Workers R2 Storage Read']
+
+
+def test_us_buckets_and_a_jurisdiction_cloudflare_adds_later(fake):
+    fake.add_bucket('residency', 'us')
+    made = ok(r2_token, name='us-writer', permission='object_read_write', buckets=['residency'], jurisdiction='us')
+    assert made['endpoints'] == {'us': 'https://%s.us.r2.cloudflarestorage.com' % ACCOUNT}
+    assert made['token']['buckets'] == [{'name': 'residency', 'jurisdiction': 'us'}]
+    # an unknown lowercase name passes validation with a warning, and the bucket pre-flight refuses it
+    outcome = run(r2_token, name='mars-writer', permission='object_read_write', buckets=['data'], jurisdiction='mars')
+    assert outcome.failed and "jurisdiction: Cloudflare does not know jurisdiction 'mars'" in message_of(outcome)
+    assert any("'mars' is not a jurisdiction this collection knows" in w for w in outcome.result.get('warnings', []))
+    assert [c[0] for c in fake.writes] == ['POST']
