@@ -74,6 +74,34 @@ def dead(raw, single):
     return None
 
 
+def secret_born(raw, held):
+    """When the token's current secret was made, as far as the listing tells (an aware datetime, or None).
+
+    A rotation makes a new token, so with a holder (``held``) the secret is as old as the token (``issued_on``); a
+    roll in place for a holder that lost its secret leaves ``issued_on`` as it was, which makes the next scheduled
+    rotation come early, never late. Without a holder a rotation rolls in place, which updates ``modified_on``;
+    any other edit does too, so an edit can postpone the schedule of a token nobody holds.
+    """
+    times = [raw.get('issued_on')] if held else [raw.get('issued_on'), raw.get('modified_on')]
+    parsed = []
+    for value in times:
+        try:
+            parsed.append(_r2.parse_time(value, 'issued_on'))
+        except (_r2.R2ValueError, TypeError):
+            continue
+    return max(parsed) if parsed else None
+
+
+def rotation_due_on(entry, raw):
+    """When the token is due for its scheduled rotation (``rotate_after`` seconds after its secret was made)."""
+    if not entry.get('rotate_after') or raw is None:
+        return None
+    born = secret_born(raw, entry.get('held_access_key_id'))
+    if born is None:
+        return datetime.datetime.now(datetime.timezone.utc)   # no date to go by: due now
+    return born + datetime.timedelta(seconds=entry['rotate_after'])
+
+
 # -- the plan (pure) ------------------------------------------------------------------------------------------
 
 def resolve_duplicates(name, found, nexts, held, extra):
@@ -105,15 +133,18 @@ def resolve_duplicates(name, found, nexts, held, extra):
     return found, nexts, problem
 
 
-def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False):
+def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False, now=None):
     """The steps that bring one token to its entry, and the action they are reported as.
 
     ``entry`` has the options of a token (name, state, rotate, expires_on, not_before) and what its holder holds
     (held_access_key_id, fingerprint, held_fingerprint; None and '' when there is no holder). ``found`` and
     ``nexts`` are the listed tokens named ``name`` and ``name~next``. ``single`` is r2_token: no holder, so
     several tokens of the name are refused (DuplicateTokenError, before any write) and ``~next`` is not its
-    business. Raises R2ValueError for input that only now can be judged (validity kept from the token).
+    business. ``entry`` may carry a schedule in seconds: ``rotate_after`` (a token whose secret is older is
+    rotated as with ``rotate``; ``plan['due_on']`` says when) and ``expire_after`` (new tokens expire that long
+    after they are made). Raises R2ValueError for input that only now can be judged (validity kept from the token).
     """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     held = entry.get('held_access_key_id')
     plan = {'entry': entry, 'label': label, 'steps': [], 'duplicates': [], 'dead': None}
     if single:
@@ -146,9 +177,11 @@ def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False
     spec = _r2.merge_unmanaged(spec, current)
     plan['dead'] = dead(raw, single) if spec.get('status') in (None, 'active') else None
     if plan['dead'] and not entry.get('expires_on') and spec['expires_on'] and \
-            _r2.parse_time(spec['expires_on'], 'expires_on') <= datetime.datetime.now(datetime.timezone.utc):
+            _r2.parse_time(spec['expires_on'], 'expires_on') <= now:
         # the replacement of an expired token does not inherit the expiry that killed it
         spec['expires_on'] = None
+    plan['due_on'] = rotation_due_on(entry, raw)
+    rotate = entry['rotate'] or bool(plan['due_on'] and plan['due_on'] <= now)
     if (entry.get('expires_on') or entry.get('not_before')) and spec['expires_on']:
         # One of the pair was given and the other kept from the token: check them together.
         try:
@@ -161,13 +194,17 @@ def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False
         steps.append('delete_next')
         plan['next_deleted'], nxt = nxt, None
     if nxt and held is not None and held == nxt.get('id'):
-        # The holder has the new token: finish the rotation (the renaming PUT also applies the spec).
+        # The holder has the new token: finish the rotation (the renaming PUT also applies the spec, with the new
+        # token's own expiry when the schedule set one).
         if raw:
             steps.append('delete')
         steps.append('finish')
         plan['action'] = 'rotation_finished'
+        if entry.get('expire_after') and not entry.get('expires_on'):
+            spec['expires_on'] = _r2.normalize_time(nxt.get('expires_on'), 'expires_on')
+        plan['due_on'] = rotation_due_on(entry, nxt)
         return plan
-    if nxt and not entry['rotate'] and 'delete_next' not in steps:
+    if nxt and not rotate and 'delete_next' not in steps:
         steps.append('delete_next')
     if raw is None:
         steps.append('create')
@@ -185,11 +222,11 @@ def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False
             steps.append('update')
         lost = held is not None and held != raw.get('id')
         moved = (entry.get('fingerprint') or '') != (entry.get('held_fingerprint') or '') and held is not None
-        if entry['rotate'] and held is None:
+        if rotate and held is None:
             # No holder to hand a second token to: roll in place (what was minted from it is minted again).
             steps.append('roll')
             plan['action'] = 'rolled'
-        elif entry['rotate']:
+        elif rotate:
             steps.append('roll_next' if nxt else 'create_next')
             plan['action'] = 'rotation_started'
         elif lost or moved:
@@ -202,6 +239,9 @@ def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False
         else:
             plan['action'] = 'deduplicated' if plan['duplicates'] else 'unchanged'
     plan['next'] = nxt
+    if entry.get('expire_after') and set(steps) & set(('create', 'create_next')):
+        # a new token expires expire_after from now; the current one keeps its expiry until it is replaced
+        plan['new_expires_on'] = _r2.format_time(now + datetime.timedelta(seconds=entry['expire_after']))
     return plan
 
 
@@ -231,6 +271,13 @@ class TokenApplier:
             self.step(plan, step, state)
         return state
 
+    @staticmethod
+    def new_spec(plan):
+        """The spec of a token this plan creates (with the scheduled expiry, when there is one)."""
+        if plan.get('new_expires_on'):
+            return dict(plan['spec'], expires_on=plan['new_expires_on'])
+        return plan['spec']
+
     def step(self, plan, step, state):
         store, spec = self.store, plan.get('spec')
         if step == 'delete_duplicates':
@@ -244,20 +291,20 @@ class TokenApplier:
         elif step == 'finish':
             state['raw'] = store.update(plan['next']['id'], spec, plan['next'])
         elif step == 'create':
-            state['raw'] = store.create(spec)
+            state['raw'] = store.create(self.new_spec(plan))
             self.last_create = time.monotonic()
             state['value'] = state['raw'].get('value')
             plan['created'] = state['raw']
             if _r2.comparable_token(_r2.decode_token(state['raw'], store.account_id, store.owner)) \
-                    != _r2.comparable_token(spec):
+                    != _r2.comparable_token(self.new_spec(plan)):
                 # Only when a timed-out create was adopted: bring it to the spec.
-                state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
+                state['raw'] = store.update(state['raw']['id'], self.new_spec(plan), state['raw'])
         elif step == 'update':
             state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
         elif step == 'roll':
             state['value'] = store.roll(state['raw']['id'])
         elif step == 'create_next':
-            plan['next'] = store.create(dict(spec, name=plan['entry']['name'] + NEXT_SUFFIX))
+            plan['next'] = store.create(dict(self.new_spec(plan), name=plan['entry']['name'] + NEXT_SUFFIX))
             self.last_create = time.monotonic()
             plan['created'] = plan['next']
             state['value'] = plan['next'].get('value')
@@ -357,12 +404,34 @@ def validate_tokens(entries):
                 if not entry['permission']:
                     raise _r2.R2ValueError('permission: required with state=present')
                 spec = _r2.token_spec(entry, rotation_room=True)
+                entry['rotate_after'], entry['expire_after'] = validate_schedule(entry)
             elif entry['rotate']:
                 raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
         except _r2.R2ValueError as exc:
             raise _r2.R2ValueError('%s: %s' % (label, exc))
         specs.append(spec)
     return specs
+
+
+def validate_schedule(entry):
+    """(rotate_after, expire_after) of a token entry in seconds, each None when not set.
+
+    A token that expires must be rotated before it does: expire_after needs a shorter rotate_after, and the gap
+    between the two is the time a provision run has to rotate it (make it longer than the time between runs).
+    """
+    rotate_after = _r2.parse_duration(entry.get('rotate_after'), 'rotate_after')
+    expire_after = _r2.parse_duration(entry.get('expire_after'), 'expire_after')
+    if expire_after is not None:
+        if entry.get('expires_on'):
+            raise _r2.R2ValueError('expire_after: give expire_after or expires_on, not both')
+        if rotate_after is None:
+            raise _r2.R2ValueError('expire_after: needs rotate_after, shorter than it, so that the token is rotated '
+                                   'before it expires (a token that expires unrotated breaks its holder)')
+        if expire_after <= rotate_after:
+            raise _r2.R2ValueError('expire_after: %s leaves no room for the scheduled rotation after rotate_after '
+                                   '(%s); it must be longer than rotate_after, by at least the time between two runs'
+                                   % (_r2.format_duration(expire_after), _r2.format_duration(rotate_after)))
+    return rotate_after, expire_after
 
 
 def validate_temporary(entries, token_entries, token_specs):
@@ -449,7 +518,8 @@ class CredentialSet:
         for index, (entry, spec) in enumerate(zip(entries, specs)):
             label = where('tokens', index, entry)
             plan = plan_token(entry, spec, by_name.get(entry['name'], []),
-                              by_name.get(entry['name'] + NEXT_SUFFIX, []), self.account_id, self.owner, label)
+                              by_name.get(entry['name'] + NEXT_SUFFIX, []), self.account_id, self.owner, label,
+                              now=datetime.datetime.fromtimestamp(self.now, datetime.timezone.utc))
             if set(plan['steps']) & set(('create', 'update', 'create_next')) and plan['spec']['buckets']:
                 self.buckets.check(plan['spec']['buckets'], 'buckets', label)
             plans.append(plan)
@@ -549,6 +619,8 @@ class CredentialSet:
             result.update(_r2.s3_credentials(result['access_key_id'], state['value']))
         if plan['dead']:
             result['replaced_status'] = plan['dead']
+        if plan.get('due_on'):
+            result['rotate_due_on'] = _r2.format_time(plan['due_on'])
         plan['effective'] = effective
 
     def settle_created(self, store, token_plans):
@@ -633,8 +705,8 @@ class CredentialSet:
         self.buckets = _buckets.BucketChecker(self.client, self.account_id, self.params['check_buckets'])
         store = _r2.TokenStore(self.client, self.account_id, self.owner)
         self.applier = TokenApplier(store, self.check_mode)
-        listing = store.list() if tokens else []
         self.now = time.time()
+        listing = store.list() if tokens else []
         try:
             # Reads for the writes ahead, before any write: buckets, permission groups, the API token as parent.
             token_plans = self.plan_tokens(tokens, specs, listing)
@@ -700,14 +772,23 @@ class CredentialSet:
                 changed=any(r['changed'] for r in self.results.values()) or any(
                     p.get('created') for p in token_plans),
                 failures=failures, credentials=self.results, summary=self.summary(),
-                api_requests=self.requests_by_method())
+                schedule=self.schedule(token_plans), api_requests=self.requests_by_method())
         return {
             'changed': any(r['changed'] for r in self.results.values()),
             'credentials': self.results,
             'failures': {},
             'summary': self.summary(),
+            'schedule': self.schedule(token_plans),
             'api_requests': self.requests_by_method(),
         }
+
+    def schedule(self, token_plans):
+        """The tokens whose scheduled rotation this run started (or would, in check mode), and when the next one
+        falls due."""
+        now = datetime.datetime.fromtimestamp(self.now, datetime.timezone.utc)
+        due = sorted(p['entry']['name'] for p in token_plans if p.get('due_on') and p['due_on'] <= now)
+        later = [p['due_on'] for p in token_plans if p.get('due_on') and p['due_on'] > now]
+        return {'due': due, 'next_due_on': _r2.format_time(min(later)) if later else None}
 
     def summary(self):
         counts = {}

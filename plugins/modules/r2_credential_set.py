@@ -157,6 +157,26 @@ options:
             new id. Without a holder (O(tokens[].held_access_key_id) omitted) the value is rolled in place instead.
         type: bool
         default: false
+      rotate_after:
+        description:
+          - Rotation schedule - a token whose secret is older than this is rotated as with O(tokens[].rotate=true)
+            (a second token for a holder, a roll in place without one). A duration - seconds, or a number with a
+            unit V(s), V(m), V(h), V(d) or V(w), such as V(90d).
+          - The age counts from the token's C(issued_on) when the holder is known (a rotation makes a new token),
+            else from the later of C(issued_on) and C(modified_on) (a roll in place updates that; so does any
+            other edit, which can postpone the rotation of a token nobody holds).
+          - RV(schedule) lists the tokens due and when the next one falls due, in check mode too.
+        type: raw
+        version_added: 0.4.0
+      expire_after:
+        description:
+          - Tokens this entry creates (new, reissued or rotated) expire this long after they are made (a
+            duration, as O(tokens[].rotate_after)). A token already there keeps its expiry until it is replaced.
+          - Needs O(tokens[].rotate_after), shorter than it by at least the time between two runs, so that every
+            token is rotated before it expires; a combination without that room is refused. Not with
+            O(tokens[].expires_on).
+        type: raw
+        version_added: 0.4.0
   temporary:
     description:
       - Temporary credentials, minted through Cloudflare's temporary-credentials API from a parent token.
@@ -360,6 +380,11 @@ credentials:
       type: str
       returned: when RV(credentials.action=reissued)
       version_added: 0.4.0
+    rotate_due_on:
+      description: When the token falls due for its scheduled rotation (RFC 3339, UTC).
+      type: str
+      returned: for tokens with O(tokens[].rotate_after)
+      version_added: 0.4.0
     failed:
       description: Set on the result of an entry whose later step failed after it got new secret material (for
         example a created token whose update failed); its failure is in RV(failures).
@@ -377,6 +402,20 @@ summary:
   returned: always
   type: dict
   sample: {unchanged: 198, rolled: 1, created: 1}
+schedule:
+  description: The rotation schedule of the tokens with O(tokens[].rotate_after).
+  returned: always
+  type: dict
+  version_added: 0.4.0
+  contains:
+    due:
+      description: Names of the tokens whose scheduled rotation this run started (in check mode, would start).
+      type: list
+      elements: str
+    next_due_on:
+      description: When the next token not yet due falls due (RFC 3339, UTC), or null.
+      type: str
+  sample: {"due": ["ansible:web1/media"], "next_due_on": "2027-02-28T10:00:00Z"}
 api_requests:
   description: Cloudflare API requests this run made, by method, with the total.
   returned: always
@@ -396,6 +435,8 @@ def main():
         held_access_key_id=dict(type='str', no_log=False),
         fingerprint=dict(type='str'),
         held_fingerprint=dict(type='str'),
+        rotate_after=dict(type='raw'),
+        expire_after=dict(type='raw'),
     )
     temp_options = dict(
         name=dict(type='str', required=True),

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import hashlib
 import json
 import re
@@ -115,6 +116,10 @@ class FakeCloudflare:
         self.tokens[token_id] = token
         return token
 
+    @staticmethod
+    def now():
+        return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
     def add_bucket(self, name, jurisdiction='default'):
         self.buckets[jurisdiction].add(name)
 
@@ -181,7 +186,8 @@ class FakeCloudflare:
                 'page': page, 'per_page': per_page, 'count': len(chunk), 'total_count': len(items),
                 'total_pages': pages})
         if token_id is None and method == 'POST':
-            token = self.add_token(body['name'], owner, policies=self._enrich(body['policies']))
+            token = self.add_token(body['name'], owner, policies=self._enrich(body['policies']),
+                                   issued_on=self.now(), modified_on=self.now())
             for field in ('condition', 'expires_on', 'not_before'):
                 if body.get(field):
                     token[field] = body[field]
@@ -195,6 +201,7 @@ class FakeCloudflare:
             return envelope(None, 400, errors=[{'code': 1001, 'message': 'Token has been revoked'}])
         if roll and method == 'PUT':
             token['_value'] = 'cfat_' + secrets.token_urlsafe(40)[:40]
+            token['modified_on'] = self.now()   # rolling updates modified_on (reference section 8)
             return envelope(token['_value'])
         if method == 'PUT':
             for field in ('condition', 'expires_on', 'not_before'):

@@ -585,3 +585,91 @@ def test_an_admin_token_of_0_3_0_is_updated_in_place_for_its_holder(fake):
     assert got['action'] == 'updated' and got['access_key_id'] == old['id'] and not got['new_material']
     assert got['token']['permission_groups'] == ['Workers R2 Data Catalog Read', 'Workers R2 Storage Read']
     assert [c[0] for c in fake.writes] == ['PUT'] and fake.tokens[old['id']]['_value'] == old['_value']
+
+
+# -- issue 10: rotation schedule ---------------------------------------------------------------------------------
+
+def age(fake_cf, token_id, days):
+    """Make a token's secret ``days`` old (issued and last modified then)."""
+    when = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    fake_cf.tokens[token_id].update(issued_on=when, modified_on=when)
+
+
+def test_rotate_after_rotates_exactly_the_due_tokens_and_check_mode_lists_them(fake):
+    entries = tokens('web1', 'web2', 'web3', rotate_after='90d')
+    first = converge(fake, entries)
+    ids = dict((e['name'], first['credentials'][e['name']]['access_key_id']) for e in entries)
+    age(fake, ids['web1:media'], 91)
+    age(fake, ids['web2:media'], 30)
+    holders = held(entries, first)
+    start = len(fake.calls)
+    predicted = run(r2_credential_set, check=True, tokens=holders).result
+    assert predicted['schedule']['due'] == ['web1:media']
+    assert predicted['credentials']['web1:media']['action'] == 'rotation_started'
+    assert predicted['summary'] == {'rotation_started': 1, 'unchanged': 2}
+    assert not [c for c in fake.calls[start:] if c[0] in ('POST', 'PUT', 'DELETE')]
+    # the next one to fall due is web2's, 60 days from now
+    next_due = _r2.parse_time(predicted['schedule']['next_due_on'], 'x')
+    in_days = (next_due - datetime.datetime.now(datetime.timezone.utc)).total_seconds() / 86400
+    assert 59.9 < in_days < 60.1
+    assert predicted['credentials']['web2:media']['rotate_due_on'] == predicted['schedule']['next_due_on']
+    started = converge(fake, holders)
+    assert started['schedule']['due'] == ['web1:media'] and started['summary'] == {'rotation_started': 1, 'unchanged': 2}
+    new_id = started['credentials']['web1:media']['access_key_id']
+    assert new_id != ids['web1:media'] and fake.tokens[ids['web1:media']]['status'] == 'active'
+    # the holder takes the new token: the rotation finishes, and nothing is due any more
+    finished = converge(fake, held(entries, started))
+    assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
+    assert finished['schedule']['due'] == [] and ids['web1:media'] not in fake.tokens
+    converged = converge(fake, held(entries, finished))
+    assert converged['summary'] == {'unchanged': 3} and converged['schedule']['due'] == []
+    assert converged['api_requests'] == {'GET': 1, 'total': 1}
+
+
+def test_rotate_after_without_a_holder_rolls_in_place_once(fake):
+    entries = [dict(e, fingerprint=None) for e in tokens('web1', rotate_after='1d')]
+    first = converge(fake, entries)
+    age(fake, first['credentials']['web1:media']['access_key_id'], 2)
+    rolled = converge(fake, entries)
+    assert rolled['credentials']['web1:media']['action'] == 'rolled' and rolled['schedule']['due'] == ['web1:media']
+    # the roll updated modified_on: not due again
+    assert converge(fake, entries)['summary'] == {'unchanged': 1}
+
+
+def test_expire_after_sets_the_expiry_of_new_and_rotated_tokens_only(fake):
+    entries = tokens('web1', rotate_after='30d', expire_after='45d')
+    first = converge(fake, entries)
+    token_id = first['credentials']['web1:media']['access_key_id']
+    expires = _r2.parse_time(fake.tokens[token_id]['expires_on'], 'x')
+    assert 44.9 < (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds() / 86400 < 45.1
+    # an old token made before the schedule keeps its (lack of) expiry until it is rotated
+    plain = converge(fake, tokens('web2'))
+    web2 = plain['credentials']['web2:media']['access_key_id']
+    converge(fake, held(tokens('web2', rotate_after='30d', expire_after='45d'), plain))
+    assert 'expires_on' not in fake.tokens[web2]
+    age(fake, token_id, 31)
+    fake.tokens[token_id]['expires_on'] = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+        days=14)).strftime('%Y-%m-%dT%H:%M:%SZ')
+    started = converge(fake, held(entries, first))
+    new_id = started['credentials']['web1:media']['access_key_id']
+    new_expiry = fake.tokens[new_id]['expires_on']
+    finished = converge(fake, held(entries, started))
+    assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
+    # the renaming PUT keeps the new token's own expiry, not the old one's
+    assert fake.tokens[new_id]['expires_on'] == new_expiry and fake.tokens[new_id]['name'] == 'web1:media'
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(expire_after='90d'), 'expire_after: needs rotate_after, shorter than it'),
+    (dict(rotate_after='90d', expire_after='90d'), 'expire_after: 90d leaves no room for the scheduled rotation '
+                                                   'after rotate_after (90d)'),
+    (dict(rotate_after='2w', expire_after='7d'), 'expire_after: 1w leaves no room'),
+    (dict(rotate_after='30d', expire_after='60d', expires_on='2031-01-01T00:00:00Z'),
+     'expire_after: give expire_after or expires_on, not both'),
+    (dict(rotate_after='90 days'), 'rotate_after: must be a duration'),
+    (dict(rotate_after=0), 'rotate_after: must be a duration: a positive number of seconds'),
+])
+def test_a_schedule_that_cannot_work_is_refused_before_any_call(fake, extra, message):
+    outcome = run(r2_credential_set, tokens=tokens('web1', **extra))
+    assert outcome.failed and message in outcome.result['msg'] and 'tokens[0] (host web1' in outcome.result['msg']
+    assert fake.calls == []
