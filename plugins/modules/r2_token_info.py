@@ -16,6 +16,10 @@ description:
     policies into the R2 permission, the buckets with their jurisdictions, the IP rules and the validity.
   - Never returns token values or secrets; Cloudflare does not return them after creation.
   - Makes one API request per 50 tokens and nothing else.
+  - Each token comes with its hygiene findings (RV(tokens[].findings)), the checks audit tools such as cnspec and
+    prowler make and the states in which a token no longer works - V(revoked_exposed), V(expired), V(disabled),
+    V(expires_soon), V(not_rotated), V(unused), V(no_expiry), V(no_ip_restriction). The playbook
+    C(cloudflare_r2.credentials.audit) reports them for the tokens an inventory manages.
 extends_documentation_fragment:
   - cloudflare_r2.credentials.connection
   - cloudflare_r2.credentials.connection.account
@@ -50,8 +54,32 @@ options:
       - For example V([?permission=='object_read_write'].name).
       - Needs the Python library C(jmespath) on the host the module runs on.
     type: str
+  not_rotated_after:
+    description:
+      - A token that got no new secret for this long has the finding V(not_rotated). Counted from the token's
+        C(modified_on) (rolling its value updates it), else its C(issued_on), as cnspec does.
+      - A duration - a number of seconds, or a number with a unit C(s), C(m), C(h), C(d) or C(w), such as V(365d).
+    type: raw
+    default: 365d
+    version_added: 0.4.0
+  unused_after:
+    description:
+      - A token last used this long ago has the finding V(unused); so has a token never used that was issued at
+        least this long ago (a newer one that has not been used yet has not).
+      - A duration, as O(not_rotated_after).
+    type: raw
+    default: 90d
+    version_added: 0.4.0
+  expires_within:
+    description:
+      - A token that expires within this time has the finding V(expires_soon); V(0) turns the finding off.
+      - A duration, as O(not_rotated_after).
+    type: raw
+    default: 30d
+    version_added: 0.4.0
 seealso:
   - module: cloudflare_r2.credentials.r2_token
+  - module: cloudflare_r2.credentials.r2_credential_set
 author:
   - Cloudflare R2 credentials maintainers (@cloudflare-r2)
 '''
@@ -72,6 +100,12 @@ EXAMPLES = r'''
     name: ci-reader
     owner: user
   register: ci_reader
+
+- name: Tokens that do not work any more, or got no new secret for 90 days
+  cloudflare_r2.credentials.r2_token_info:
+    not_rotated_after: 90d
+    query: "[?findings[?contains(['revoked_exposed', 'expired', 'disabled', 'not_rotated'], code)]].name"
+  register: to_replace
 '''
 
 RETURN = r'''
@@ -97,12 +131,44 @@ tokens:
       issued_on: "2026-11-28T10:00:00Z"
       modified_on: "2026-11-28T10:00:00Z"
       last_used_on: null
+      findings:
+        - code: no_expiry
+          message: never expires (expires_on is not set)
+        - code: no_ip_restriction
+          message: no ip_allow list, so it works from any address
+  contains:
+    findings:
+      description:
+        - The token's hygiene findings, in this order, each with its C(code) and a short C(message) (naming the
+          time and the limit where one applies). An empty list is a token with nothing to report.
+        - V(revoked_exposed) - Cloudflare revoked it because its value was found exposed (status
+          C(revoked (exposed)), GitHub secret scanning); it cannot be restored.
+        - V(expired) - its C(expires_on) passed (or its status is C(expired)).
+        - V(disabled) - its status is C(disabled).
+        - V(expires_soon) - it expires within O(expires_within).
+        - V(not_rotated) - no new secret for O(not_rotated_after).
+        - V(unused) - not used for O(unused_after) (C(last_used_on)), or never used and issued that long ago.
+        - V(no_expiry) - no C(expires_on).
+        - V(no_ip_restriction) - no IP allow list (C(ip_allow) empty), so the token works from any address.
+      type: list
+      elements: dict
+      version_added: 0.4.0
+quota:
+  description:
+    - Tokens of the owner in use, whatever O(name) and O(name_prefix) select (expired ones included), and
+      Cloudflare's quota for the owner - 500 account-owned tokens per account, 50 user-owned tokens per user
+      (Enterprise accounts can ask for more).
+  returned: always
+  type: dict
+  sample: {"used": 212, "limit": 500}
+  version_added: 0.4.0
 query_result:
   description: The result of O(query) applied to RV(tokens).
   returned: when O(query) is set
   type: raw
 '''
 
+import datetime
 import traceback
 
 try:
@@ -116,7 +182,7 @@ except ImportError:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2, _text
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _audit, _r2, _text
 
 
 def main():
@@ -126,6 +192,9 @@ def main():
             name_prefix=dict(type='str'),
             owner=dict(type='str', default='account', choices=['account', 'user']),
             query=dict(type='str'),
+            not_rotated_after=dict(type='raw', default=_audit.LIMIT_DEFAULTS['not_rotated_after']),
+            unused_after=dict(type='raw', default=_audit.LIMIT_DEFAULTS['unused_after']),
+            expires_within=dict(type='raw', default=_audit.LIMIT_DEFAULTS['expires_within']),
         ),
         supports_check_mode=True,
     )
@@ -144,17 +213,23 @@ def run(r2):
         except jmespath.exceptions.JMESPathError as exc:
             # jmespath's message quotes the expression, control characters included
             raise _r2.R2ValueError('query: not a valid JMESPath expression: %s' % _text.printable(str(exc)))
+    limits = _audit.limits(params['not_rotated_after'], params['unused_after'], params['expires_within'])
     store = _r2.TokenStore(r2.client(), account_id, params['owner'])
+    listing = store.list()
+    now = datetime.datetime.now(datetime.timezone.utc)
     tokens = []
-    for raw in store.list():
+    for raw in listing:
         name = raw.get('name') or ''
         if params['name'] is not None and name != params['name']:
             continue
         if params['name_prefix'] and not name.startswith(params['name_prefix']):
             continue
-        tokens.append(_r2.decode_token(raw, account_id, params['owner']))
+        token = _r2.decode_token(raw, account_id, params['owner'])
+        token['findings'] = _audit.findings(token, now, limits)
+        tokens.append(token)
     tokens.sort(key=lambda t: (t['name'] or '', t['id'] or ''))
-    result = {'changed': False, 'tokens': tokens}
+    quota = {'used': len(listing), 'limit': _audit.QUOTAS[params['owner']]}
+    result = {'changed': False, 'tokens': tokens, 'quota': quota}
     if compiled is not None:
         result['query_result'] = compiled.search(tokens)
     return result
