@@ -2,7 +2,12 @@
 # Copyright: (c) 2026, cloudflare_r2.credentials contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Action behind r2_provision_inspect: validate on the controller, one r2_client_files_info run on the host."""
+"""Action behind r2_provision_inspect: validate on the controller, one r2_client_files_info run on the host.
+
+A copy that an earlier run wrote but whose reloads did not succeed (its reload mark) is finished first, before the
+reconcile can count it as in use: its files are checked with a real S3 request (r2_s3_check) and its reloads run
+again (r2_reload). Only hosts with such a copy run these two modules.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,6 +25,8 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import CloudflareError, check_api_token
 
 INFO_MODULE = 'cloudflare_r2.credentials.r2_client_files_info'
+CHECK_MODULE = 'cloudflare_r2.credentials.r2_s3_check'
+RELOAD_MODULE = 'cloudflare_r2.credentials.r2_reload'
 # The provision role's own argument spec (its one truth for the role's variables), read once per run: the
 # playbooks check the variables here instead of in a task of their own per host (rolespec_validate: false).
 ROLE_SPECS = os.path.join(os.path.dirname(__file__), '..', '..', 'roles', 'provision', 'meta', 'argument_specs.yml')
@@ -67,7 +74,11 @@ class ActionModule(ActionBase):
             credentials=dict(type='raw', required=True),   # checked by normalize_host, one message per problem
             settings=dict(type='dict', required=True),
             mode=dict(type='str', default='provision', choices=['provision', 'rotate', 'revoke']),
-            validate=dict(type='bool', default=False)))
+            validate=dict(type='bool', default=False),
+            # the S3 check of a copy whose reloads are run again
+            validate_certs=dict(type='bool', default=True),
+            retries=dict(type='int', default=0),
+            delay=dict(type='float', default=2)))
         mode = args['mode']
         host = task_vars.get('inventory_hostname')
         plan = _provision.normalize_host(host, args.get('credentials'), args.get('settings'))
@@ -88,15 +99,55 @@ class ActionModule(ActionBase):
                     return held
                 observed = held.get('users') or []
                 machine = held.get('machine')
+            _provision.apply_observed(plan, observed, args.get('settings'), machine)
+            if mode != 'revoke' and plan['missing_users']:
+                result.update(failed=True, msg='%s: provision_credentials: user(s) %s do not exist on this host '
+                                               '(credential field user, or provision_user); create them first'
+                                               % (_text.printable(host), ', '.join(plan['missing_users'])))
+                return result
+            if mode != 'revoke' and _provision.pending_of(plan):
+                problem = self._reload_again(host, plan, args, task_vars, result)
+                if problem:
+                    result.update(failed=True, msg=problem)
+                    return result
         finally:
             if self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
-        _provision.apply_observed(plan, observed, args.get('settings'), machine)
-        if mode != 'revoke' and plan['missing_users']:
-            result.update(failed=True, msg='%s: provision_credentials: user(s) %s do not exist on this host (credential '
-                                           'field user, or provision_user); create them first'
-                                           % (_text.printable(host), ', '.join(plan['missing_users'])))
-            return result
         result.update(host=host, plan=plan, entries=_provision.entries_of_host(plan),
                       account_id=_provision.settings_with_defaults(args.get('settings'))['account_id'])
         return result
+
+    def _reload_again(self, host, plan, args, task_vars, result):
+        """Finish the copies an earlier run wrote whose reloads did not succeed: check their files, then run their
+        reloads again. Returns the host's failure message, or None (the copies now count as in use, or as lost when
+        the check refused them as credentials). In check mode only reports what would run."""
+        shown = _text.printable('%s' % host)
+        if self._task.check_mode:
+            result['reloads'] = _provision.reload_report(_provision.reload_spec(plan, _provision.pending_of(plan)))
+            return None
+        checks = _provision.retry_checks(plan)
+        if checks:
+            checked = self._execute_module(module_name=CHECK_MODULE, module_args=dict(
+                checks=checks, validate_certs=args['validate_certs'], retries=args['retries'], delay=args['delay']),
+                task_vars=task_vars)
+            result['modules'].append(CHECK_MODULE)
+            if checked.get('unreachable'):
+                return '%s: unreachable: %s' % (shown, checked.get('msg'))
+            problem = _provision.judge_retry(plan, checked.get('checks'))
+            if problem or (checked.get('failed') and not checked.get('checks')):
+                return ('%s: the credentials an earlier run wrote (whose reloads did not succeed) cannot be checked, so '
+                        'their reloads are not run again and nothing changes for this host: %s'
+                        % (shown, problem or checked.get('msg')))
+        spec = _provision.reload_spec(plan, _provision.pending_of(plan))
+        if not spec['profiles']:
+            return None
+        outcome = self._execute_module(module_name=RELOAD_MODULE, module_args=_provision.module_args(spec),
+                                       task_vars=task_vars)
+        result['modules'].append(RELOAD_MODULE)
+        result['changed'] = bool(outcome.get('changed'))
+        result['reloads'] = _provision.reload_report(spec, outcome)
+        if outcome.get('failed') or outcome.get('unreachable'):
+            return _provision.reload_failure(shown, spec, outcome, retried=True)
+        for cred in _provision.pending_of(plan):
+            cred['reload_pending'] = False
+        return None

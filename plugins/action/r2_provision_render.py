@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Action behind r2_provision_render: on the host, the rotation trials (one r2_s3_check run), one r2_client_files
-run per user, then one r2_s3_check run proving every file written.
+run per user, then one r2_s3_check run proving every file written, then one r2_reload run for the reload commands
+of the credentials whose copy changed (only on hosts that have some).
 
 The host's plan and its part of the reconcile result (with the new secrets) are read from the host's variables
 (the registered inspect result and the fact the reconcile handed out), never from the task's arguments, so no
@@ -21,8 +22,10 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _
 
 FILES_MODULE = 'cloudflare_r2.credentials.r2_client_files'
 CHECK_MODULE = 'cloudflare_r2.credentials.r2_s3_check'
+RELOAD_MODULE = 'cloudflare_r2.credentials.r2_reload'
 # what a module result may pass on (never its invocation: the arguments hold the secrets)
-KEPT = {FILES_MODULE: ('files', 'profiles', 'tightened', 'home', 'msg'), CHECK_MODULE: ('checks', 'msg')}
+KEPT = {FILES_MODULE: ('files', 'profiles', 'tightened', 'home', 'msg'), CHECK_MODULE: ('checks', 'msg'),
+        RELOAD_MODULE: ('commands', 'profiles', 'msg')}
 
 
 class ActionModule(ActionBase):
@@ -55,7 +58,7 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode)
         inspected = task_vars.get(args['inspected']) or {}
         handed = task_vars.get(args['result'])
-        result.update(changed=False, modules=[], users={}, checks=[], trials=[])
+        result.update(changed=False, modules=[], users={}, checks=[], trials=[], reloads=[], handler_credentials=[])
         problem = _provision.coverage_problem(host, inspected, handed)
         if problem:
             result.update(failed=True, msg=problem)
@@ -67,7 +70,7 @@ class ActionModule(ActionBase):
             return result
         check_args = dict((k, args[k]) for k in ('validate_certs', 'retries', 'delay'))
         try:
-            if args['mode'] == 'rotate' and not check_mode and render['trials']:
+            if (args['mode'] == 'rotate' or render['rotating']) and not check_mode and render['trials']:
                 trial = self._run(CHECK_MODULE, dict(check_args, checks=render['trials']), task_vars, result)
                 result['trials'] = trial.get('checks', [])
                 if trial['failed']:
@@ -90,6 +93,20 @@ class ActionModule(ActionBase):
                 if checked['failed']:
                     result.update(failed=True, msg='%s: %s' % (host, checked.get('msg')))
                     return result
+            # every file of the host is written and proved: now what uses the credentials reads them again
+            spec = render['reloads']
+            if spec['profiles']:
+                if check_mode:
+                    result['reloads'] = _provision.reload_report(spec)
+                else:
+                    outcome = self._run(RELOAD_MODULE, _provision.module_args(spec), task_vars, result)
+                    result['reloads'] = _provision.reload_report(spec, outcome)
+                    result['changed'] = True
+                    if outcome['failed']:
+                        result.update(failed=True, msg=_provision.reload_failure(host, spec, outcome))
+                        return result
+            # for the play's handlers of the "r2 credentials changed" topic (no secret)
+            result['handler_credentials'] = render['changed']
             # what was applied for this host is written above; its own failed entries fail it now
             failure = _provision.failure_of(host, handed)
             if failure:

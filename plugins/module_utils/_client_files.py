@@ -48,6 +48,10 @@ OPTIONAL_KINDS = ('rclone', 's3cmd', 'env_file')          # switched per profile
 
 # Bookkeeping keys (ignored by the clients): how the copy was made, and when temporary credentials expire.
 FINGERPRINT_KEY = 'r2_fingerprint'
+# A copy whose reload commands (provision role) have not succeeded yet records its fingerprint with this suffix,
+# written with the new secret in the same write: until it is gone the copy does not count as in use, and the next
+# run runs the reloads again before anything else (split_pending, mark_reloaded).
+RELOAD_PENDING_SUFFIX = '.reload-pending'
 EXPIRATION_KEY = 'r2_expiration'
 ENV_EXPIRATION_KEY = 'R2_CREDENTIALS_EXPIRATION'
 
@@ -530,6 +534,39 @@ def held(layout, profile, read):
             result['access_key_id'] = key_id
             result['consistent'] = True
     return result
+
+
+# ------------------------------------------------------- reload bookkeeping
+
+def pending_fingerprint(fingerprint):
+    """The fingerprint to record with a copy whose reloads have not run yet."""
+    return (fingerprint or '') + RELOAD_PENDING_SUFFIX
+
+
+def split_pending(fingerprint):
+    """(fingerprint, pending) of a recorded fingerprint: the suffix of a copy whose reloads are pending removed."""
+    if isinstance(fingerprint, str) and fingerprint.endswith(RELOAD_PENDING_SUFFIX):
+        return fingerprint[:-len(RELOAD_PENDING_SUFFIX)] or None, True
+    return fingerprint, False
+
+
+def mark_reloaded(text, name):
+    """The text of an aws credentials file with the reload mark of profile ``name`` removed (its recorded
+    fingerprint without RELOAD_PENDING_SUFFIX), or None when there is no mark to remove. Every other byte stays."""
+    if text is None:
+        return None
+    title = section('aws_credentials', name)
+    values = _lenient_section(text, title)
+    if values is None:
+        return None
+    found = [(k, v) for k, v in values.items() if isinstance(k, str) and k.lower() == FINGERPRINT_KEY]
+    if len(found) != 1 or not isinstance(found[0][1], str):
+        return None
+    fingerprint, pending = split_pending(found[0][1].strip())
+    if not pending:
+        return None
+    new_text, dummy, dummy2, dummy3 = _ini.apply(text, title, {found[0][0]: fingerprint}, 'present')
+    return new_text
 
 
 # ------------------------------------------------------- the aws CLI's reading

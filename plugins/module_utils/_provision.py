@@ -17,8 +17,10 @@ A host declares credentials; this turns them into
   and, from what it reports, the files (``_client_files``, the one layout) and what the host holds,
 * ``r2_credential_set`` entries carrying what the host holds, so that one reconcile run for the whole
   fleet hands out new secrets exactly where they are needed,
-* and, from the reconcile result, each host's part of it, its ``r2_client_files`` runs (one per user) and the
-  ``r2_s3_check`` checks of every file written.
+* and, from the reconcile result, each host's part of it, its ``r2_client_files`` runs (one per user), the
+  ``r2_s3_check`` checks of every file written, and the reloads of what uses the credentials that changed
+  (``r2_reload`` commands, the ``r2 credentials changed`` handler topic), with the reload mark that keeps a copy
+  from counting as in use until its commands succeeded.
 
 Pure functions on plain data, so that the role stays thin and this stays unit-testable.
 """
@@ -46,9 +48,24 @@ NAME_FORMAT_FIELDS = ('host', 'name')
 PLACEHOLDER = 'CHECK-MODE-PLACEHOLDER'
 CHECK_KEY = 'r2-credentials-check'
 
+# Reloads: what uses a credential, told when the host's copy changes.
+HANDLER_TOPIC = 'r2 credentials changed'
+RELOAD_FIELDS = ('name', 'command', 'run_as', 'timeout', 'handler')
+RUN_AS = ('root', 'user')
+RELOADS_MAX = 10          # per credential (the collection's cap)
+ARGV_MAX = 64
+ARG_MAX = 4096
+RELOAD_TIMEOUT = 60
+RELOAD_TIMEOUT_MAX = 3600
+RELOAD_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9 ._:@+-]{0,63}')
+PROGRAM_NAME_RE = re.compile(r'[A-Za-z0-9._+-]{1,255}')
+PROGRAM_PATH_RE = re.compile(r'(/[A-Za-z0-9._+@-]+)+')
+# the S3 codes of a credential that is refused as such (not a permission): a written copy that gets one is lost
+CREDENTIAL_REFUSED = ('InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'Unauthorized')
+
 FIELDS = {
     'common': ('name', 'type', 'state', 'permission', 'jurisdiction', 'user', 'profile', 'endpoint_override',
-               'addressing_style', 'rclone', 's3cmd', 'env_file', 'render', 'check'),
+               'addressing_style', 'rclone', 's3cmd', 'env_file', 'render', 'check', 'reload'),
     'token': ('buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before'),
     'temporary': ('bucket', 'ttl_seconds', 'renew_before', 'prefixes', 'objects', 'parent'),
 }
@@ -70,6 +87,7 @@ DEFAULT_SETTINGS = {
     'state': None,        # 'absent' turns every credential absent (revocation)
     'rotate': False,      # rotate every credential (or those named in 'rotate_only')
     'rotate_only': [],
+    'reload': [],         # the reloads of a credential that names none (provision_reload)
 }
 
 
@@ -104,6 +122,93 @@ def token_name_format_problem(value):
     if missing:
         return '%s; {%s} is missing' % (rule, missing[0])
     return None
+
+
+def _program_problem(program):
+    if not isinstance(program, str) or _text.has_control(program):
+        return 'must be a string without %s' % _r2.CONTROL_RULE
+    if '/' in program:
+        if not PROGRAM_PATH_RE.fullmatch(program) or '/../' in program + '/' or '/./' in program + '/':
+            return 'an absolute path (letters, digits, ".", "_", "+", "@", "-"; no "." or ".." folder)'
+        return None
+    if not PROGRAM_NAME_RE.fullmatch(program) or program in ('.', '..'):
+        return 'a program name (found in the system folders of PATH) or an absolute path'
+    return None
+
+
+def normalize_reloads(value, where):
+    """Validate the reloads of a credential (or ``provision_reload``); returns (reloads, errors).
+
+    Each reload is either a command (``command``: the program and its arguments, no shell; ``run_as``: ``root``,
+    the default, or ``user``, the credential's user; ``timeout`` in seconds) or ``handler: true`` (notify the
+    ``r2 credentials changed`` topic). ``name`` names it in messages (default: the program's name, or ``handler``).
+    """
+    errors, out = [], []
+    if value is None:
+        return [], []
+    if not isinstance(value, list):
+        return [], ['%s: must be a list of reloads (each a dict with command or handler)' % where]
+    if len(value) > RELOADS_MAX:
+        return [], ['%s: at most %d reloads per credential (the collection\'s cap), got %d'
+                    % (where, RELOADS_MAX, len(value))]
+    for index, item in enumerate(value):
+        here = '%s[%d]' % (where, index)
+        if not isinstance(item, dict):
+            errors.append('%s: must be a dict with command or handler' % here)
+            continue
+        unknown = sorted(_r2.shown(k, quote=False) for k in item if k not in RELOAD_FIELDS)
+        if unknown:
+            errors.append('%s: unknown field(s) %s (known: %s)' % (here, ', '.join(unknown), ', '.join(RELOAD_FIELDS)))
+            continue
+        handler = item.get('handler', False)
+        command = item.get('command')
+        if not _is_bool(handler):
+            errors.append('%s: handler: must be a boolean' % here)
+            continue
+        if bool(handler) == (command is not None):
+            errors.append('%s: one of command (a list: the program and its arguments) or handler: true, not both'
+                          % here)
+            continue
+        reload = {'handler': bool(handler), 'command': None, 'run_as': None, 'timeout': None}
+        if handler:
+            extra = [f for f in ('run_as', 'timeout') if f in item]
+            if extra:
+                errors.append('%s: %s: only with command' % (here, extra[0]))
+                continue
+            default_name = 'handler'
+        else:
+            if not isinstance(command, list) or not command or len(command) > ARGV_MAX:
+                errors.append('%s: command: must be a list of 1 to %d strings, the program and its arguments (no '
+                              'shell)' % (here, ARGV_MAX))
+                continue
+            bad = [i for i, a in enumerate(command)
+                   if not isinstance(a, str) or not a or len(a) > ARG_MAX or _text.has_control(a)]
+            if bad:
+                errors.append('%s: command[%d]: must be a non-empty string of at most %d characters without %s'
+                              % (here, bad[0], ARG_MAX, _r2.CONTROL_RULE))
+                continue
+            problem = _program_problem(command[0])
+            if problem:
+                errors.append('%s: command[0]: %s' % (here, problem))
+                continue
+            run_as = item.get('run_as', 'root')
+            if run_as not in RUN_AS:
+                errors.append('%s: run_as: must be root or user (the credential\'s user)' % here)
+                continue
+            timeout = item.get('timeout', RELOAD_TIMEOUT)
+            if _is_bool(timeout) or not isinstance(timeout, int) or not 0 < timeout <= RELOAD_TIMEOUT_MAX:
+                errors.append('%s: timeout: must be an integer from 1 to %d (seconds)' % (here, RELOAD_TIMEOUT_MAX))
+                continue
+            reload.update(command=list(command), run_as=run_as, timeout=timeout)
+            default_name = posixpath.basename(command[0])[:64] or 'command'
+        name = item.get('name', default_name)
+        if not isinstance(name, str) or not RELOAD_NAME_RE.fullmatch(name):
+            errors.append('%s: name: 1 to 64 letters, digits, blanks, ".", "_", ":", "@", "+" or "-", starting with a '
+                          'letter or digit' % here)
+            continue
+        reload['name'] = name
+        out.append(reload)
+    return out, errors
 
 
 def settings_with_defaults(settings):
@@ -173,6 +278,8 @@ def normalize_host(hostname, credentials, settings):
                 _r2.validate_endpoint(url, 'provision_endpoint_overrides.%s' % jurisdiction, path=False)
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (shown_host, exc))
+    default_reloads, reload_errors = normalize_reloads(settings['reload'], '%s: provision_reload' % shown_host)
+    errors.extend(reload_errors)
     names = {}
     for index, entry in enumerate(credentials):
         where = '%s[%d]' % (prefix, index)
@@ -252,6 +359,14 @@ def normalize_host(hostname, credentials, settings):
             'key': None if format_problem else name_format.format(host=hostname, name=name),
         }
         cred.update(flags)
+        if 'reload' in entry:
+            cred['reload'], reload_errors = normalize_reloads(entry['reload'], '%s: reload' % where)
+            errors.extend(reload_errors)
+            if cred['reload'] and not cred['render']:
+                errors.append('%s: reload: needs render: true (nothing of this credential is written on the host)'
+                              % where)
+        else:
+            cred['reload'] = [dict(r) for r in default_reloads] if cred['render'] else []
         if not cred['render']:
             cred.update(rclone=False, s3cmd=False, env_file=False, check=False)
         if kind == 'token':
@@ -391,7 +506,10 @@ def apply_observed(plan, observed_users, settings, machine=None):
             cred['files'] = _client_files.Layout(home).wanted(profile)
         cred['fingerprint'] = fingerprint(cred, cred['files'])
         held = ((observed.get(cred['user']) or {}).get('profiles') or {}).get(cred['profile']) or {}
-        cred['held'] = (held.get('access_key_id') or '', held.get('fingerprint'), held.get('expiration'))
+        # a copy written with its reload mark is the copy the files hold; whether it is in use is reload_pending
+        held_fingerprint, pending = _client_files.split_pending(held.get('fingerprint'))
+        cred['held'] = (held.get('access_key_id') or '', held_fingerprint, held.get('expiration'))
+        cred['reload_pending'] = bool(pending and cred['held'][0] and cred['render'] and cred['state'] == 'present')
     plan['missing_users'] = missing
     return plan
 
@@ -427,7 +545,8 @@ def fleet(inspected):
     Two hosts that are the same machine (inventory aliases) and write the client files of the same user in the same
     folder would hand each other's token out and roll it on every run: neither is reconciled, and each gets a
     message naming both hosts, the user and the folder. Returns ``tokens`` and ``temporary`` (the entries of the
-    other hosts, in order), ``hosts`` and ``accounts`` (theirs) and ``errors`` ({host: message}).
+    other hosts, in order), ``hosts`` and ``accounts`` (theirs), ``errors`` ({host: message}) and ``retried``
+    (lines naming the reloads of earlier runs that the inspect of a host ran again, or would run in check mode).
     """
     hosts = [i for i in (inspected or []) if isinstance(i, dict) and isinstance(i.get('entries'), dict)]
     errors = {}
@@ -461,6 +580,8 @@ def fleet(inspected):
                        'default "ansible:{host}/{name}")' % (together, _r2.shown(name)))
             errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
     kept = [i for i in hosts if i.get('host') not in errors]
+    # the reloads an inspect ran again (or would run, in check mode) for copies an earlier run wrote, for the report
+    retried = ['%s: %s' % (_text.printable('%s' % i.get('host')), line) for i in kept for line in i.get('reloads') or []]
     accounts = []
     for item in kept:
         if item.get('account_id') not in accounts:
@@ -471,6 +592,7 @@ def fleet(inspected):
         'hosts': [i.get('host') for i in kept],
         'accounts': accounts,
         'errors': errors,
+        'retried': retried,
     }
 
 
@@ -597,10 +719,13 @@ def render_host(plan, credentials, check_mode=False):
     Only credentials with new material are written (the others are already on the host); revoked ones are
     removed in the same call. ``checks`` prove every file written (aws profile, rclone, s3cmd, env file) with the
     files themselves; ``trials`` are the same requests with the values, for a rotation to try a new secret from
-    the host before it replaces the old one.
+    the host before it replaces the old one (``rotating``: the reconcile started one for this host). ``reloads``
+    are the ``r2_reload`` commands and marks of the credentials written (``reload_spec``), ``changed`` what the
+    handlers of the ``r2 credentials changed`` topic learn of those that name the handler.
     """
     users = {}
     checks, trials = [], []
+    written = []
     for cred in plan['credentials']:
         if not cred['render']:
             continue
@@ -631,10 +756,14 @@ def render_host(plan, credentials, check_mode=False):
             'addressing_style': cred['addressing_style'],
             'fingerprint': got.get('fingerprint') or cred['fingerprint'],
         })
+        if commands_of(cred):
+            # in the same write as the secret: the copy counts as in use only once its reload commands succeeded
+            profile['fingerprint'] = _client_files.pending_fingerprint(profile['fingerprint'])
         if cred['type'] == 'temporary':
             profile['session_token'] = got.get('session_token') or PLACEHOLDER
             profile['expiration'] = got.get('expiration') or None
         run['profiles'].append(profile)
+        written.append(dict(cred, got=got))
         check = check_of(cred)
         if cred['check'] and check:
             checks.extend(checks_of(cred, check))
@@ -643,4 +772,135 @@ def render_host(plan, credentials, check_mode=False):
                                session_token=profile.get('session_token'), endpoint_url=cred['endpoint']))
     runs = [dict(users[user], create_home=bool(plan.get('render_root'))) for user in sorted(users)
             if users[user]['profiles']]
-    return {'runs': runs, 'checks': checks, 'trials': trials}
+    # a rotation started here (the rotate playbook, or any run whose reconcile started one) tries its new secrets
+    # from the host before they replace the old ones
+    rotating = any(cred['got'].get('action') == 'rotation_started' for cred in written)
+    return {'runs': runs, 'checks': checks, 'trials': trials, 'rotating': rotating,
+            'reloads': reload_spec(plan, written),
+            'changed': [changed_entry(cred, cred['got']) for cred in written
+                        if any(r['handler'] for r in cred['reload'])]}
+
+
+# ------------------------------------------------------------------ reloads
+
+def commands_of(cred):
+    return [r for r in cred.get('reload') or [] if r['command']]
+
+
+def reload_spec(plan, creds):
+    """The ``r2_reload`` arguments for credentials whose copy changed (or is still to be reloaded): every command
+    once per host (the same program, arguments, user and timeout named by several credentials runs once, in the
+    order the credentials name them), and the profiles whose reload mark goes once their commands succeeded.
+
+    Returns {'commands': [{name, argv, user, timeout, credentials}], 'profiles': [{user, name, commands[, home]}]}.
+    """
+    commands, by_identity, names = [], {}, set()
+    profiles = []
+    for cred in creds:
+        mine = []
+        for reload in commands_of(cred):
+            user = 'root' if reload['run_as'] == 'root' else cred['user']
+            identity = (tuple(reload['command']), user, reload['timeout'])
+            command = by_identity.get(identity)
+            if command is None:
+                name, number = reload['name'], 2
+                while name in names:
+                    name, number = '%s #%d' % (reload['name'], number), number + 1
+                names.add(name)
+                command = {'name': name, 'argv': list(reload['command']), 'user': user,
+                           'timeout': reload['timeout'], 'credentials': []}
+                by_identity[identity] = command
+                commands.append(command)
+            if cred['name'] not in command['credentials']:
+                command['credentials'].append(cred['name'])
+            if command['name'] not in mine:
+                mine.append(command['name'])
+        if mine or cred.get('reload_pending'):
+            profile = {'user': cred['user'], 'name': cred['profile'], 'commands': mine}
+            if plan.get('render_root'):
+                profile['home'] = cred['home']
+            profiles.append(profile)
+    return {'commands': commands, 'profiles': profiles}
+
+
+def module_args(spec):
+    """``r2_reload``'s options from a ``reload_spec`` (without what is only for messages)."""
+    return {'commands': [dict((k, c[k]) for k in ('name', 'argv', 'user', 'timeout')) for c in spec['commands']],
+            'profiles': spec['profiles']}
+
+
+def changed_entry(cred, got):
+    """What the handlers of ``r2 credentials changed`` learn of one credential whose copy changed: no secret."""
+    return {'name': cred['name'], 'type': cred['type'], 'user': cred['user'], 'profile': cred['profile'],
+            'action': got.get('action'), 'access_key_id': got.get('access_key_id'),
+            'expiration': got.get('expiration'), 'files': dict(cred['files'])}
+
+
+def pending_of(plan):
+    """The credentials whose copy on the host was written by an earlier run whose reloads did not succeed."""
+    return [c for c in plan['credentials'] if c.get('reload_pending')]
+
+
+def retry_checks(plan):
+    """The ``r2_s3_check`` checks of the files of every pending copy, to run before its reloads again."""
+    items = []
+    for cred in pending_of(plan):
+        check = check_of(cred)
+        if cred['check'] and check:
+            items.extend(checks_of(cred, check))
+    return items
+
+
+def judge_retry(plan, reports):
+    """After the checks of ``retry_checks``: the pending copies refused as credentials (an expired or deleted one)
+    no longer count as held, so that the reconcile hands out new ones; returns the message of checks that failed
+    otherwise (the endpoint unreachable, a permission), or None."""
+    failed = {}
+    for report in reports or []:
+        if report.get('failed'):
+            failed.setdefault(report.get('name', '').rsplit(' (', 1)[0], []).append(report)
+    problems = []
+    for cred in pending_of(plan):
+        mine = failed.get(cred['name'])
+        if not mine:
+            continue
+        if all(r.get('code') in CREDENTIAL_REFUSED for r in mine):
+            cred['held'] = ('', cred['held'][1], cred['held'][2])
+            cred['reload_pending'] = False
+        else:
+            problems.extend('%s: %s' % (r.get('name'), r.get('msg')) for r in mine)
+    return '; '.join(problems) or None
+
+
+def reload_report(spec, outcome=None):
+    """One line per command: what ran (or would run: ``outcome`` None), as whom, for which credentials."""
+    states = dict((c.get('name'), c) for c in (outcome or {}).get('commands') or [])
+    lines = []
+    for command in spec['commands']:
+        state = (states.get(command['name']) or {}).get('state') if outcome is not None else 'would run'
+        lines.append('reload %s (as %s) %s for %s'
+                     % (command['name'], command['user'], state or 'not run', ', '.join(command['credentials'])))
+    return lines
+
+
+def reload_failure(host, spec, outcome, retried=False):
+    """The message a host fails with when a reload failed: each failed reload, the credentials it was for, and what
+    that means (the copy is not in use: a rotation does not finish, and the next run runs the reload again)."""
+    reports = dict((c.get('name'), c) for c in (outcome or {}).get('commands') or [])
+    parts, waiting = [], []
+    for command in spec['commands']:
+        report = reports.get(command['name']) or {}
+        if report.get('state') == 'succeeded':
+            continue
+        tail = report.get('output') or []
+        parts.append('reload %s (as %s) for %s failed: %s%s' % (
+            command['name'], command['user'], ', '.join(command['credentials']),
+            report.get('msg') or 'not run', ('; its last output: %s' % ' | '.join(tail[-3:])) if tail else ''))
+        waiting.extend(c for c in command['credentials'] if c not in waiting)
+    if not parts:
+        return '%s: %s' % (host, (outcome or {}).get('msg') or 'the reloads failed')
+    what = ('were written by an earlier run and are still not in use: nothing changes for this host until their '
+            'reloads succeed (a rotation in progress keeps its old token)' if retried else
+            'are written and checked, but do not count as in use until their reloads succeed: a rotation does not '
+            'finish for them (their old token stays), and the next run runs the reloads again before anything else')
+    return '%s: %s. The new credentials of %s %s' % (host, '; '.join(parts), ', '.join(waiting), what)

@@ -16,6 +16,12 @@ description:
     per problem), then reads what the host holds with one run of M(cloudflare_r2.credentials.r2_client_files_info)
     for every user of the host (no secret leaves the host), and returns the host's plan and its entries for
     M(cloudflare_r2.credentials.r2_credential_set).
+  - A copy of a credential that an earlier run wrote but whose reload commands did not succeed (its reload mark)
+    is finished first, before the reconcile may count it as in use - its files are checked with one
+    M(cloudflare_r2.credentials.r2_s3_check) run and its reloads run again with one
+    M(cloudflare_r2.credentials.r2_reload) run. A reload that fails again fails the host (nothing changes for it);
+    a copy that the check refuses as a credential (expired, deleted) counts as lost, so the reconcile hands out a
+    new one. Only hosts with such a copy run these two modules.
   - Used by the P(cloudflare_r2.credentials.provision#role) role; register the result, the render phase reads it.
   - Does not call Cloudflare.
 extends_documentation_fragment:
@@ -30,7 +36,8 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Reads the host the same way in check mode.
+    details: Reads the host the same way in check mode; reports the reloads it would run again (RV(reloads)) and
+      runs nothing.
   diff_mode:
     support: none
   platform:
@@ -57,6 +64,21 @@ options:
         collection's playbooks set it and include the role with C(rolespec_validate=false).
     type: bool
     default: false
+  validate_certs:
+    description: Validate the TLS certificates of the S3 endpoints (the check of a copy whose reloads run again).
+    type: bool
+    default: true
+    version_added: 0.4.0
+  retries:
+    description: Retries of that check.
+    type: int
+    default: 0
+    version_added: 0.4.0
+  delay:
+    description: Seconds between those retries.
+    type: float
+    default: 2
+    version_added: 0.4.0
 author:
   - Cloudflare R2 credentials maintainers (@cloudflare-r2)
 '''
@@ -91,6 +113,13 @@ account_id:
   description: The account the host's credentials belong to.
   returned: success
   type: str
+reloads:
+  description: The reloads of copies an earlier run wrote that this task ran again (or would run, in check mode),
+    one line each.
+  returned: when there were some
+  type: list
+  elements: str
+  version_added: 0.4.0
 modules:
   description: The modules this task ran on the host, in order.
   returned: always

@@ -17,6 +17,11 @@ description:
     host before anything is written. Then one M(cloudflare_r2.credentials.r2_client_files) run per user writes the
     new profiles and removes the revoked ones. Then one M(cloudflare_r2.credentials.r2_s3_check) run proves every
     file written (aws profile, rclone remote, s3cmd file, env file) with a real S3 request that reads it.
+  - Then, once every file of the host is written and proved, one M(cloudflare_r2.credentials.r2_reload) run runs
+    the reload commands of the credentials whose copy changed, each command once (see the role's README,
+    reloads). A credential with reload commands is written with a reload mark, which that run removes once its
+    commands succeeded; a reload that fails fails the host with a message naming it, and the copy does not count
+    as in use (a rotation does not finish for it) until a later run ran the reload again.
   - The host's plan and its part of the reconcile result (with the new secrets) are read from the host's
     variables named by O(inspected) and O(result), never from the task's arguments, so no secret is templated into
     the task. The result holds no secret; register it under the name in O(result) to replace the secrets.
@@ -33,7 +38,8 @@ attributes:
     support: none
   check_mode:
     support: full
-    details: Predicts the writes (with placeholders for secrets a check-mode reconcile did not make); no S3 check.
+    details: Predicts the writes (with placeholders for secrets a check-mode reconcile did not make) and the reloads
+      that would run (RV(reloads)); no S3 check, no reload.
   diff_mode:
     support: full
     details: The sections and files before and after, secrets masked.
@@ -41,7 +47,9 @@ attributes:
     platforms: posix
 options:
   mode:
-    description: V(rotate) tries every new secret from the host before writing it.
+    description:
+      - V(rotate) tries every new secret from the host before writing it; so does any mode when the reconcile
+        started a rotation for the host (action C(rotation_started)), whatever started it.
     type: str
     choices: [provision, rotate, revoke]
     default: provision
@@ -92,6 +100,23 @@ trials:
   returned: always
   type: list
   elements: dict
+reloads:
+  description: One line per reload command - its name, whom it ran as, whether it succeeded, failed or would run
+    (check mode), and for which credentials.
+  returned: always
+  type: list
+  elements: str
+  sample: ["reload uploader (as root) succeeded for media"]
+  version_added: 0.4.0
+handler_credentials:
+  description:
+    - The credentials whose copy changed and that name the handler (C(handler=true)), for the handlers of the
+      C(r2 credentials changed) topic - C(name), C(type), C(user), C(profile), C(action) (what the reconcile did),
+      C(access_key_id), C(expiration) and C(files) (kind to path). No secret.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.4.0
 modules:
   description: The modules this task ran on the host, in order.
   returned: always

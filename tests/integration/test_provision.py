@@ -80,7 +80,7 @@ def test_errors_the_modules_find_stop_the_whole_reconcile_before_any_write(cf, r
     cf.reset_stats()
     result = run_playbook('provision_fleet', args=inventory(tmp_path, cf, hosts))
     assert result.rc != 0
-    assert ("tokens[1] (host web2, credential media): buckets: bucket 'not-there' does not exist in jurisdiction "
+    assert ("tokens[1] (host web2, credential media): buckets: bucket(s) 'not-there' do not exist in jurisdiction "
             "'default'") in result.output
     assert writes(cf) == [] and not [t for t in cf.tokens() if t['owner'] == 'account']
 

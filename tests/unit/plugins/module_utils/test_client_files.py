@@ -325,3 +325,26 @@ def test_plain_text_is_no_control_and_a_tab_only_where_allowed():
     assert not _ini.has_control('a b c-d_é')
     # what is written refuses a tab (issue 9: some clients read it differently); a reader may allow it
     assert _ini.has_control('a\tb') and not _ini.has_control('a\tb', allow_tab=True)
+
+
+def test_the_reload_mark_is_recorded_with_the_fingerprint_and_removed_alone():
+    assert _client_files.split_pending(_client_files.pending_fingerprint('f' * 32)) == ('f' * 32, True)
+    assert _client_files.split_pending('f' * 32) == ('f' * 32, False)
+    assert _client_files.split_pending(None) == (None, False)
+    assert _client_files.FINGERPRINT_RE.fullmatch(_client_files.pending_fingerprint('f' * 32))
+    secret = secrets.token_hex(32)
+    text = ('# mine\r\n[other]\r\naws_access_key_id = x\r\nr2_fingerprint = e.reload-pending\r\n\r\n'
+            '[media]\r\naws_access_key_id = %s\r\naws_secret_access_key = %s\r\nR2_Fingerprint = %s\r\n'
+            'my_key = kept ; comment\r\n' % ('a' * 32, secret, _client_files.pending_fingerprint('f' * 32)))
+    marked = _client_files.mark_reloaded(text, 'media')
+    assert marked == text.replace('R2_Fingerprint = %s' % _client_files.pending_fingerprint('f' * 32),
+                                  'R2_Fingerprint = ' + 'f' * 32)
+    assert _client_files.mark_reloaded(marked, 'media') is None   # nothing left to remove
+    assert _client_files.mark_reloaded(text, 'absent') is None and _client_files.mark_reloaded(None, 'media') is None
+    # what held() reads back: the fingerprint with its mark, which _provision splits
+    layout = _client_files.Layout('/home/deploy')
+    files = {layout.path('aws_credentials', 'media'): marked.replace('\r\n', '\n'),
+             layout.path('aws_config', 'media'): '[profile media]\nregion = auto\n'}
+    held = _client_files.held(layout, {'name': 'media', 'rclone': False, 's3cmd': False, 'env_file': False},
+                              files.get)
+    assert held['fingerprint'] == 'f' * 32 and held['access_key_id'] == 'a' * 32

@@ -8,9 +8,11 @@ __metaclass__ = type
 
 import copy
 import json
+import os
 import secrets
 
 import pytest
+import yaml
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _provision
 from ansible_collections.cloudflare_r2.credentials.plugins.filter import provision as provision_filters
@@ -436,6 +438,7 @@ def test_fleet_flattens_the_entries_of_hosts_that_do_not_conflict():
         'hosts': ['web1', 'web2'],
         'accounts': [ACCOUNT],
         'errors': {},
+        'retried': [],
     }
     assert [t['name'] for t in fleet['tokens']] == ['ansible:web1/media', 'ansible:web2/media']
 
@@ -486,3 +489,230 @@ def test_fleet_collects_the_accounts_of_the_hosts_it_keeps():
     assert fleet['accounts'] == [ACCOUNT, other]
     fleet = _provision.fleet([inspected_host('web1'), inspected_host('web2', account=other)])
     assert fleet['accounts'] == []
+
+
+# ------------------------------------------------------------------ reloads
+
+RELOAD = {'command': ['systemctl', 'reload', 'uploader.service']}
+AS_USER = {'name': 'sync', 'command': ['/usr/local/bin/r2-sync', '--reload'], 'run_as': 'user', 'timeout': 30}
+
+
+def with_reloads(media=None, audit=None, **settings):
+    credentials = copy.deepcopy(CREDENTIALS)
+    for cred, reloads in ((credentials[0], media), (credentials[2], audit)):
+        if reloads is not None:
+            cred['reload'] = reloads
+    return plan_of(credentials, settings=settings)
+
+
+def test_reloads_are_normalised_and_the_role_default_applies_where_a_credential_names_none():
+    plan = with_reloads(media=[RELOAD, AS_USER, {'handler': True}], reload=[{'handler': True}])
+    media, incoming, audit = plan['credentials']
+    assert media['reload'] == [
+        {'name': 'systemctl', 'command': ['systemctl', 'reload', 'uploader.service'], 'run_as': 'root', 'timeout': 60,
+         'handler': False},
+        {'name': 'sync', 'command': ['/usr/local/bin/r2-sync', '--reload'], 'run_as': 'user', 'timeout': 30,
+         'handler': False},
+        {'name': 'handler', 'command': None, 'run_as': None, 'timeout': None, 'handler': True}]
+    # provision_reload for the others; reload: [] names none
+    assert incoming['reload'] == audit['reload'] == [
+        {'name': 'handler', 'command': None, 'run_as': None, 'timeout': None, 'handler': True}]
+    assert with_reloads(audit=[], reload=[RELOAD])['credentials'][2]['reload'] == []
+    # the default does not reach a credential that writes nothing on the host
+    credentials = [dict(CREDENTIALS[0], render=False)]
+    assert plan_of(credentials, settings={'reload': [RELOAD]})['credentials'][0]['reload'] == []
+    # adding a reload changes nothing the host holds: no roll
+    assert media['fingerprint'] == plan_of()['credentials'][0]['fingerprint']
+
+
+@pytest.mark.parametrize('reload, message', [
+    ('systemctl reload x', 'reload: must be a list of reloads'),
+    ([['systemctl']], 'reload[0]: must be a dict with command or handler'),
+    ([{'command': ['true'], 'shell': True}], 'reload[0]: unknown field(s) shell (known: name, command, run_as'),
+    ([{'command': ['true'], 'handler': True}], 'reload[0]: one of command (a list: the program and its arguments) '
+                                               'or handler: true, not both'),
+    ([{'name': 'x'}], 'reload[0]: one of command'),
+    ([{'handler': 'yes'}], 'reload[0]: handler: must be a boolean'),
+    ([{'handler': True, 'run_as': 'user'}], 'reload[0]: run_as: only with command'),
+    ([{'command': 'systemctl reload x'}], 'reload[0]: command: must be a list of 1 to 64 strings'),
+    ([{'command': []}], 'reload[0]: command: must be a list of 1 to 64 strings'),
+    ([{'command': ['kill', '-HUP', 7]}], 'reload[0]: command[2]: must be a non-empty string'),
+    ([{'command': ['echo', 'a\nb']}], 'reload[0]: command[1]: must be a non-empty string'),
+    ([{'command': ['echo', '']}], 'reload[0]: command[1]: must be a non-empty string'),
+    ([{'command': ['./reload.sh']}], 'reload[0]: command[0]: an absolute path'),
+    ([{'command': ['bin/reload']}], 'reload[0]: command[0]: an absolute path'),
+    ([{'command': ['/usr/../tmp/x']}], 'reload[0]: command[0]: an absolute path'),
+    ([{'command': ['sh -c x']}], 'reload[0]: command[0]: a program name'),
+    ([{'command': ['true'], 'run_as': 'deploy'}], "reload[0]: run_as: must be root or user (the credential's user)"),
+    ([{'command': ['true'], 'timeout': 0}], 'reload[0]: timeout: must be an integer from 1 to 3600'),
+    ([{'command': ['true'], 'timeout': True}], 'reload[0]: timeout: must be an integer from 1 to 3600'),
+    ([{'command': ['true'], 'name': 'a\x1bb'}], 'reload[0]: name: 1 to 64 letters'),
+    ([{'handler': True}] * 11, 'reload: at most 10 reloads per credential'),
+])
+def test_a_bad_reload_names_the_credential_and_the_field(reload, message):
+    errors = errors_of([dict(CREDENTIALS[0], reload=reload)])
+    assert any(e.startswith('web1: provision_credentials[0] (media): ' + message) for e in errors), errors
+
+
+def test_a_bad_role_default_is_one_message_and_a_reload_needs_render():
+    errors = errors_of([CREDENTIALS[0], dict(CREDENTIALS[0], name='logs')], settings={'reload': [{'command': []}]})
+    assert [e for e in errors if 'provision_reload' in e] == [
+        'web1: provision_reload[0]: command: must be a list of 1 to 64 strings, the program and its arguments (no '
+        'shell)']
+    errors = errors_of([dict(CREDENTIALS[0], render=False, reload=[RELOAD])])
+    assert errors == ['web1: provision_credentials[0] (media): reload: needs render: true (nothing of this '
+                      'credential is written on the host)']
+
+
+def new_material(plan, names, secret=None):
+    return dict((c['key'], {'new_material': True, 'access_key_id': 'a' * 32, 'action': 'rotation_started',
+                            'secret_access_key': secret or secrets.token_hex(32), 'fingerprint': c['fingerprint'],
+                            'session_token': 'S' * 80 if c['type'] == 'temporary' else None,
+                            'expiration': '2026-11-28T10:00:00Z' if c['type'] == 'temporary' else None})
+                for c in plan['credentials'] if c['name'] in names)
+
+
+def test_a_copy_with_reload_commands_is_written_with_its_mark_and_each_command_runs_once():
+    credentials = copy.deepcopy(CREDENTIALS)
+    credentials[0]['reload'] = [RELOAD, AS_USER]
+    credentials[1]['reload'] = [RELOAD, dict(AS_USER, name='sync')]   # the same commands: they run once
+    credentials[2]['reload'] = [dict(AS_USER, name='sync')]           # as another user: a command of its own
+    plan = plan_of(credentials)
+    render = _provision.render_host(plan, new_material(plan, ('media', 'incoming', 'audit')))
+    written = dict((p['name'], p) for run in render['runs'] for p in run['profiles'])
+    fingerprints = dict((c['name'], c['fingerprint']) for c in plan['credentials'])
+    assert written['media']['fingerprint'] == fingerprints['media'] + '.reload-pending'
+    assert written['audit']['fingerprint'] == fingerprints['audit'] + '.reload-pending'
+    assert render['reloads'] == {
+        'commands': [
+            {'name': 'systemctl', 'argv': ['systemctl', 'reload', 'uploader.service'], 'user': 'root', 'timeout': 60,
+             'credentials': ['media', 'incoming']},
+            {'name': 'sync', 'argv': ['/usr/local/bin/r2-sync', '--reload'], 'user': 'deploy', 'timeout': 30,
+             'credentials': ['media', 'incoming']},
+            {'name': 'sync #2', 'argv': ['/usr/local/bin/r2-sync', '--reload'], 'user': 'backup', 'timeout': 30,
+             'credentials': ['audit']}],
+        'profiles': [{'user': 'deploy', 'name': 'media', 'commands': ['systemctl', 'sync']},
+                     {'user': 'deploy', 'name': 'incoming', 'commands': ['systemctl', 'sync']},
+                     {'user': 'backup', 'name': 'audit', 'commands': ['sync #2']}]}
+    assert _provision.module_args(render['reloads'])['commands'][2] == {
+        'name': 'sync #2', 'argv': ['/usr/local/bin/r2-sync', '--reload'], 'user': 'backup', 'timeout': 30}
+    # only what changed is reloaded
+    render = _provision.render_host(plan, new_material(plan, ('audit',)))
+    assert [c['name'] for c in render['reloads']['commands']] == ['sync']
+    assert render['reloads']['profiles'] == [{'user': 'backup', 'name': 'audit', 'commands': ['sync']}]
+    assert _provision.render_host(plan, {})['reloads'] == {'commands': [], 'profiles': []}
+    # check mode: the same commands (the action reports them as would run)
+    predicted = dict((k, {'new_material': True, 'access_key_id': None}) for k in new_material(plan, ('media',)))
+    lines = _provision.reload_report(_provision.render_host(plan, predicted, check_mode=True)['reloads'])
+    assert lines == ['reload systemctl (as root) would run for media', 'reload sync (as deploy) would run for media']
+
+
+def test_the_handler_learns_which_credentials_changed_and_whose_without_a_secret():
+    secret = secrets.token_hex(32)
+    credentials = copy.deepcopy(CREDENTIALS)
+    credentials[0]['reload'] = [{'handler': True}]
+    credentials[1]['reload'] = [{'handler': True}, RELOAD]
+    plan = plan_of(credentials)
+    render = _provision.render_host(plan, new_material(plan, ('media', 'incoming', 'audit'), secret))
+    assert render['changed'] == [
+        {'name': 'media', 'type': 'token', 'user': 'deploy', 'profile': 'media', 'action': 'rotation_started',
+         'access_key_id': 'a' * 32, 'expiration': None, 'files': plan['credentials'][0]['files']},
+        {'name': 'incoming', 'type': 'temporary', 'user': 'deploy', 'profile': 'incoming',
+         'action': 'rotation_started', 'access_key_id': 'a' * 32, 'expiration': '2026-11-28T10:00:00Z',
+         'files': plan['credentials'][1]['files']}]
+    assert secret not in json.dumps(render['changed']) and 'S' * 80 not in json.dumps(render['changed'])
+    # a handler alone is no command: no mark, nothing for r2_reload
+    written = dict((p['name'], p) for run in render['runs'] for p in run['profiles'])
+    assert not written['media']['fingerprint'].endswith('.reload-pending')
+    assert render['reloads']['profiles'] == [{'user': 'deploy', 'name': 'incoming', 'commands': ['systemctl']}]
+
+
+def pending_plan(consistent=True, reloads=(RELOAD,)):
+    credentials = copy.deepcopy(CREDENTIALS)
+    credentials[0]['reload'] = list(reloads)
+    first = plan_of(credentials)
+    fingerprint = first['credentials'][0]['fingerprint']
+    return plan_of(credentials, held=held_by(first, 'b' * 32, consistent=consistent,
+                                             fingerprint=fingerprint + '.reload-pending'))
+
+
+def test_a_copy_whose_reloads_did_not_run_is_held_but_pending():
+    plan = pending_plan()
+    media = plan['credentials'][0]
+    assert media['reload_pending'] is True and media['held'] == ('b' * 32, media['fingerprint'], None)
+    # the reconcile sees the copy as it is (no roll for the mark), once the inspect ran the reloads again
+    entry = _provision.entries_of_host(plan)['tokens'][0]
+    assert entry['held_access_key_id'] == 'b' * 32 and entry['held_fingerprint'] == entry['fingerprint']
+    assert [c['name'] for c in _provision.pending_of(plan)] == ['media']
+    spec = _provision.reload_spec(plan, _provision.pending_of(plan))
+    assert spec['profiles'] == [{'user': 'deploy', 'name': 'media', 'commands': ['systemctl']}]
+    assert [c['name'] for c in _provision.retry_checks(plan)] == [
+        'media (aws_credentials)', 'media (env_file)', 'media (rclone)', 'media (s3cmd)']
+    assert all(c['source'] != 'values' for c in _provision.retry_checks(plan))   # the files, no secret
+    # files that disagree are handed out again anyway: nothing to finish
+    assert _provision.pending_of(pending_plan(consistent=False)) == []
+    # a mark whose credential no longer names a command: it only goes
+    plan = pending_plan(reloads=())
+    assert _provision.reload_spec(plan, _provision.pending_of(plan)) == {
+        'commands': [], 'profiles': [{'user': 'deploy', 'name': 'media', 'commands': []}]}
+
+
+def test_a_pending_copy_that_the_check_refuses_as_a_credential_counts_as_lost():
+    refused = [{'name': 'media (aws_credentials)', 'failed': True, 'code': 'InvalidAccessKeyId', 'msg': 'denied'},
+               {'name': 'media (rclone)', 'failed': False}]
+    plan = pending_plan()
+    assert _provision.judge_retry(plan, refused) is None
+    assert plan['credentials'][0]['held'][0] == '' and _provision.pending_of(plan) == []
+    assert _provision.entries_of_host(plan)['tokens'][0]['held_access_key_id'] == ''
+    # anything else (a permission, an endpoint that does not answer): the host cannot tell, and says so
+    plan = pending_plan()
+    problem = _provision.judge_retry(plan, [{'name': 'media (rclone)', 'failed': True, 'code': None,
+                                             'msg': 'cannot reach http://127.0.0.1:9/'}])
+    assert problem == 'media (rclone): cannot reach http://127.0.0.1:9/'
+    assert plan['credentials'][0]['reload_pending'] is True
+
+
+def test_a_failed_reload_message_names_the_reload_the_credentials_and_what_it_means():
+    credentials = copy.deepcopy(CREDENTIALS)
+    credentials[0]['reload'] = [RELOAD, AS_USER]
+    plan = plan_of(credentials)
+    spec = _provision.render_host(plan, new_material(plan, ('media',)))['reloads']
+    outcome = {'failed': True, 'commands': [
+        {'name': 'systemctl', 'state': 'succeeded'},
+        {'name': 'sync', 'state': 'failed', 'msg': 'exit status 2', 'output': ['a', 'b', 'c', 'refused: config']}]}
+    message = _provision.reload_failure('web1', spec, outcome)
+    assert message.startswith('web1: reload sync (as deploy) for media failed: exit status 2; its last output: b | c '
+                              '| refused: config. The new credentials of media are written and checked, but do not '
+                              'count as in use until their reloads succeed: a rotation does not finish for them '
+                              '(their old token stays)'), message
+    assert 'systemctl' not in message
+    again = _provision.reload_failure('web1', spec, outcome, retried=True)
+    assert 'were written by an earlier run and are still not in use: nothing changes for this host' in again
+    assert _provision.reload_report(spec, outcome) == ['reload systemctl (as root) succeeded for media',
+                                                       'reload sync (as deploy) failed for media']
+    # a module that failed before any command (an unsafe file): its own message
+    assert _provision.reload_failure('web1', spec, {'failed': True, 'msg': 'refusing /home/deploy/.aws'}) \
+        .startswith('web1: reload systemctl (as root) for media failed: not run')
+
+
+def test_the_fleet_report_names_the_reloads_an_inspect_ran_again():
+    hosts = [inspected_host('web1', files_id='2049:1'), inspected_host('web2', files_id='2049:2')]
+    hosts[1]['reloads'] = ['reload client (as deploy) succeeded for media']
+    assert _provision.fleet(hosts)['retried'] == ['web2: reload client (as deploy) succeeded for media']
+
+
+def test_a_rotation_started_by_any_run_is_tried_from_the_host_first():
+    plan = plan_of()
+    started = new_material(plan, ('media',))
+    assert _provision.render_host(plan, started)['rotating'] is True
+    rolled = dict((k, dict(v, action='rolled')) for k, v in started.items())
+    assert _provision.render_host(plan, rolled)['rotating'] is False
+
+
+def test_the_role_notifies_and_listens_to_the_one_documented_topic():
+    role = os.path.join(os.path.dirname(_provision.__file__), '..', '..', 'roles', 'provision')
+    with open(os.path.join(role, 'tasks', 'reload.yml')) as handle:
+        notified = [t['notify'] for t in yaml.safe_load(handle) if 'notify' in t]
+    with open(os.path.join(role, 'handlers', 'main.yml')) as handle:
+        listened = [h['listen'] for h in yaml.safe_load(handle)]
+    assert notified == listened == [_provision.HANDLER_TOPIC] == ['r2 credentials changed']
