@@ -164,6 +164,7 @@ class Outcome:
         self.crash = crash
         self.detail = detail        # extra context for a problem report
         self.writes = []
+        self.requests = []          # every API request (method and route), for the no_calls cases
 
 
 def run_module(name, params, env=None):
@@ -223,9 +224,12 @@ class Case:
     {name: forms} that must appear nowhere."""
 
     def __init__(self, group, target, desc, run, expect='error', field=None, hostile=None, secrets_=None,
-                 host=None):
+                 host=None, no_calls=False, no_echo=False):
         self.group, self.target, self.desc, self.run = group, target, desc, run
         self.expect, self.field, self.hostile, self.secrets, self.host = expect, field, hostile, secrets_ or {}, host
+        # no_calls: refused before any API request at all (not only before the first write); no_echo: the raw
+        # value must not be in any message or log line even without a control character (a very long value)
+        self.no_calls, self.no_echo = no_calls, no_echo
 
 
 class Campaign:
@@ -251,6 +255,10 @@ class Campaign:
         return ['%s -> %s' % (r.get('route') or '%s %s' % (r['method'], r['path']), r.get('status'))
                 for r in self.emu.state.stats()['requests'] if r['method'] in WRITE_METHODS]
 
+    def requests(self):
+        return ['%s -> %s' % (r.get('route') or '%s %s' % (r['method'], r['path']), r.get('status'))
+                for r in self.emu.state.stats()['requests']]
+
     def conn(self, **extra):
         params = {'api_token': self.token, 'account_id': self.account, 'api_url': self.emu.api_url, 'retries': 2,
                   'timeout': 10}
@@ -260,7 +268,7 @@ class Campaign:
     # -- adding cases ----------------------------------------------------------------------------------
 
     def module(self, module, desc, args, expect='error', field=None, hostile=None, secrets_=None, seed=None,
-               env=None, conn=None):
+               env=None, conn=None, no_calls=False, no_echo=False):
         def run():
             self.fresh(seed)
             params = self.conn(**(conn or {}))
@@ -268,10 +276,13 @@ class Campaign:
             params = dict((k, v) for k, v in params.items() if v is not None)
             outcome = run_module(module, params, env)
             outcome.writes = self.writes()
+            outcome.requests = self.requests()
             return outcome
-        self.cases.append(Case('module', module, desc, run, expect, field, hostile, secrets_))
+        self.cases.append(Case('module', module, desc, run, expect, field, hostile, secrets_, no_calls=no_calls,
+                               no_echo=no_echo))
 
-    def lookup(self, desc, terms, options=None, expect='error', field=None, hostile=None, secrets_=None):
+    def lookup(self, desc, terms, options=None, expect='error', field=None, hostile=None, secrets_=None,
+               no_calls=False, no_echo=False):
         def run():
             self.fresh()
             opts = dict(account_id=self.account, api_url=self.emu.api_url, validate_certs=True, timeout=10,
@@ -279,15 +290,17 @@ class Campaign:
             opts.update(options or {})
             outcome = run_lookup(terms, opts)
             outcome.writes = self.writes()
+            outcome.requests = self.requests()
             return outcome
-        self.cases.append(Case('module', 'lookup r2_credentials', desc, run, expect, field, hostile, secrets_))
+        self.cases.append(Case('module', 'lookup r2_credentials', desc, run, expect, field, hostile, secrets_,
+                               no_calls=no_calls, no_echo=no_echo))
 
     def role(self, desc, credentials, settings=None, host='web1', expect='error', field=None, hostile=None,
-             target='normalize_host'):
+             target='normalize_host', no_echo=False):
         def run():
             self.fresh()
             return self.role_pipeline([(host, credentials, settings)])
-        self.cases.append(Case('role', target, desc, run, expect, field, hostile, host=host))
+        self.cases.append(Case('role', target, desc, run, expect, field, hostile, host=host, no_echo=no_echo))
 
     def role_fleet(self, desc, hosts, expect='error', field=None, hostile=None, machines=None, check_hosts=None):
         """Several hosts through normalize_host, apply_observed and fleet; ``machines``: {host: (machine id,
@@ -387,6 +400,9 @@ def judge(case, outcome):
             reasons.append('the message does not name the host %r' % host)
     if outcome.writes:
         reasons.append('%d write(s) before the error: %s' % (len(outcome.writes), ', '.join(outcome.writes[:5])))
+    elif case.no_calls and outcome.requests:
+        reasons.append('%d API request(s) before the error (a bad option is refused before any request): %s'
+                       % (len(outcome.requests), ', '.join(outcome.requests[:5])))
     if isinstance(outcome.detail, dict) and str(outcome.detail.get('stage', '')).startswith('reconcile'):
         reasons.append('accepted by the host\'s inspect, refused only by the reconcile: every host of the fleet '
                        'fails')
@@ -401,6 +417,9 @@ def judge(case, outcome):
                                if unicodedata.category(c) in CONTROL_CATEGORIES))
             reasons.append('control character(s) %s in the message or a log line' % ', '.join(chars))
         if any(v in text for v in values if isinstance(v, str) and v.strip() for text in shown):
+            reasons.append('the raw hostile value is echoed')
+    elif case.no_echo and isinstance(hostile, str) and hostile.strip():
+        if any(hostile.strip() in text for text in shown if isinstance(text, str)):
             reasons.append('the raw hostile value is echoed')
     return ('problem', reasons) if reasons else ('clean', [])
 
@@ -839,6 +858,169 @@ def role_cases(c):
     c.cases.append(Case('role', 'fleet', 'inspect results that are not results (ignored)', fleet_garbage, 'ok'))
 
 
+# Jurisdiction values that must never reach an API path, a header (cf-r2-jurisdiction) or a resource key: header
+# and path injection, case, length, separators of the resource key ('_'), URL-encoded line breaks.
+BAD_JURISDICTIONS = (
+    ('header injection "eu\\r\\nX-Evil: 1"', 'eu\r\nX-Evil: 1'), ('"eu\\nX-Evil: 1"', 'eu\nX-Evil: 1'),
+    ('"../"', '../'), ('"../../user/tokens"', '../../user/tokens'), ('"eu/.."', 'eu/..'),
+    ('URL-encoded CRLF "eu%0d%0aX-Evil:1"', 'eu%0d%0aX-Evil:1'), ('upper case "EU"', 'EU'), ('"Us"', 'Us'),
+    ('10,000 characters', 'e' * 10000), ('33 characters', 'j' * 33), ('one letter "e"', 'e'),
+    ('"eu_1" (the resource key separator)', 'eu_1'), ('"e u"', 'e u'), ('" eu"', ' eu'), ('NUL', 'e\x00u'),
+    ('bidi', 'e\u202eu'), ('zero-width space', 'e\u200bu'), ('"1eu" (a digit first)', '1eu'),
+    ('an empty string', ''),
+)
+# A duration (rotate_after, expire_after, the r2_token_info thresholds) that is not one.
+BAD_DURATIONS = (
+    ('"90 days"', '90 days'), ('"90D"', '90D'), ('"1.5d"', '1.5d'), ('"-1"', '-1'), ('-5', -5), ('"1e3"', '1e3'),
+    ('True', True), ('a list', ['90d']), ('a dict', {'d': 90}), ('10 digits', '9' * 10), ('"d"', 'd'),
+    ('"90dd"', '90dd'), ('10,000 characters', '9' * 10000), ('"90d\\n"', '90d\n'), ('"90d\\r\\n"', '90d\r\n'),
+    ('ANSI escape', '\x1b[31m90d'), ('bidi', '9\u202e0d'), ('NUL', '90\x00d'), ('U+2028', '90d\u2028'),
+    ('NEL', '90d\x85'), ('a tab', '90d\t'), ('" 90d"', ' 90d'), ('full-width digits', '\uff19\uff10d'),
+)
+# Durations that parse but that no date can hold (year 9999 is the end of the calendar).
+HUGE_DURATIONS = (('"999999999w"', '999999999w'), ('"3000000d"', '3000000d'))
+
+
+def issue10_cases(c):
+    """The options of issue 10: r2_credential_set's rotate_after and expire_after, r2_token's status, jurisdiction
+    names (an open list now: any lowercase name of letters and digits), r2_token_info's thresholds. Each bad value
+    is refused before any API request (no_calls), naming the field."""
+    tok = dict(name='hostile-ok', permission='object_read_write', buckets=['media'])
+    entry = dict(name='set-a', permission='object_read_write', buckets=['media'])
+    tmp = dict(name='tmp-a', bucket='media', permission='object_read_only', ttl_seconds=3600)
+
+    def existing(state):
+        state.seed({'owner': 'account', 'name': 'set-a'})
+
+    def shown_value(value):
+        return value if isinstance(value, str) else None
+
+    def long(value):
+        # a short plain value may be quoted in the message (_text.shown); a long one is shown by its length only
+        return isinstance(value, str) and len(value) > 200
+
+    # -- r2_credential_set: rotate_after, expire_after
+    for label, value in BAD_DURATIONS:
+        c.module('r2_credential_set', 'tokens[0].rotate_after %s' % label,
+                 {'tokens': [dict(entry, rotate_after=value)]}, field='rotate_after', hostile=shown_value(value),
+                 no_calls=True, no_echo=long(value))
+    for label, value in BAD_DURATIONS[::3] + BAD_DURATIONS[13:]:
+        c.module('r2_credential_set', 'tokens[0].expire_after %s' % label,
+                 {'tokens': [dict(entry, rotate_after='30d', expire_after=value)]}, field='expire_after',
+                 hostile=shown_value(value), no_calls=True, no_echo=long(value))
+    for label, value in (('0', 0), ('"0"', '0'), ('"0d"', '0d')):
+        c.module('r2_credential_set', 'tokens[0].rotate_after %s' % label, {'tokens': [dict(entry, rotate_after=value)]},
+                 field='rotate_after', no_calls=True)
+    for label, value in HUGE_DURATIONS:
+        c.module('r2_credential_set', 'tokens[0].rotate_after %s, token exists' % label,
+                 {'tokens': [dict(entry, rotate_after=value)]}, field='rotate_after', seed=existing, no_calls=True)
+        c.module('r2_credential_set', 'tokens[0].expire_after %s on a new token' % label,
+                 {'tokens': [dict(entry, rotate_after='30d', expire_after=value)]}, field='expire_after',
+                 no_calls=True)
+    c.module('r2_credential_set', 'tokens[0].expire_after without rotate_after',
+             {'tokens': [dict(entry, expire_after='90d')]}, field='expire_after', no_calls=True)
+    c.module('r2_credential_set', 'tokens[0].expire_after equal to rotate_after',
+             {'tokens': [dict(entry, rotate_after='90d', expire_after='90d')]}, field='expire_after', no_calls=True)
+    c.module('r2_credential_set', 'tokens[0].expire_after shorter than rotate_after (7d < 2w)',
+             {'tokens': [dict(entry, rotate_after='2w', expire_after='7d')]}, field='expire_after', no_calls=True)
+    c.module('r2_credential_set', 'tokens[0].expire_after with expires_on',
+             {'tokens': [dict(entry, rotate_after='30d', expire_after='60d', expires_on='2031-01-01T00:00:00Z')]},
+             field='expire_after', no_calls=True)
+    c.module('r2_credential_set', 'tokens[0] state=absent with rotate_after ANSI escape',
+             {'tokens': [{'name': 'set-a', 'state': 'absent', 'rotate_after': '\x1b[31m90d'}]}, field='rotate_after',
+             hostile='\x1b[31m90d', no_calls=True)
+    c.module('r2_credential_set', 'tokens[0] state=absent with expire_after "soon"',
+             {'tokens': [{'name': 'set-a', 'state': 'absent', 'expire_after': 'soon'}]}, field='expire_after',
+             no_calls=True)
+    for label, value in (('"90d"', '90d'), ('3600 (seconds)', 3600), ('"12h"', '12h'), ('"1w"', '1w')):
+        c.module('r2_credential_set', 'tokens[0].rotate_after %s (fine)' % label,
+                 {'tokens': [dict(entry, rotate_after=value)]}, expect='ok')
+    c.module('r2_credential_set', 'tokens[0].rotate_after 90d on an existing token (fine)',
+             {'tokens': [dict(entry, rotate_after='90d')]}, expect='ok', seed=existing)
+    c.module('r2_credential_set', 'tokens[0].rotate_after 999999999 (seconds: 31 years), token exists (fine)',
+             {'tokens': [dict(entry, rotate_after=999999999)]}, expect='ok', seed=existing)
+    c.module('r2_credential_set', 'tokens[0].expire_after 999999999 (seconds: 31 years) on a new token (fine)',
+             {'tokens': [dict(entry, rotate_after='30d', expire_after=999999999)]}, expect='ok')
+    c.module('r2_credential_set', 'tokens[0] rotate_after 90d, expire_after 120d (fine)',
+             {'tokens': [dict(entry, rotate_after='90d', expire_after='120d')]}, expect='ok')
+
+    # -- r2_token: status (active or disabled; expired and revoked (exposed) are observed, never set)
+    for label, value in (('"disabled\\n"', 'disabled\n'), ('ANSI escape', '\x1b[31mactive'), ('bidi', 'act\u202eive'),
+                         ('"expired"', 'expired'), ('"revoked (exposed)"', 'revoked (exposed)'), ('"Active"', 'Active'),
+                         ('"active "', 'active '), ('a list', ['active']), ('10,000 characters', 'a' * 10000),
+                         ('"enabled"', 'enabled')):
+        c.module('r2_token', 'status %s' % label, dict(tok, status=value), field='status', hostile=shown_value(value),
+                 no_calls=True, no_echo=long(value))
+    c.module('r2_token', 'state=absent, status with ANSI escape', {'name': 'x', 'state': 'absent',
+                                                                   'status': '\x1b[31mdisabled'},
+             field='status', hostile='\x1b[31mdisabled', no_calls=True)
+    c.module('r2_token', 'status disabled (fine)', dict(tok, status='disabled'), expect='ok')
+
+    # -- jurisdictions, everywhere one is given
+    for label, value in BAD_JURISDICTIONS:
+        long_value = len(value) > 200
+        c.module('r2_token', 'jurisdiction %s' % label, dict(tok, jurisdiction=value, check_buckets=False),
+                 field='jurisdiction', hostile=value, no_calls=True, no_echo=long_value)
+        if value:   # an empty jurisdiction in a bucket dict is the option's (not given)
+            c.module('r2_token', 'buckets[0].jurisdiction %s' % label,
+                     dict(tok, buckets=[{'name': 'media', 'jurisdiction': value}], check_buckets=False),
+                     field='jurisdiction', hostile=value, no_calls=True, no_echo=long_value)
+        c.module('r2_credential_set', 'tokens[0].jurisdiction %s' % label,
+                 {'tokens': [dict(entry, jurisdiction=value)], 'check_buckets': False}, field='jurisdiction',
+                 hostile=value, no_calls=True, no_echo=long_value)
+        c.module('r2_credential_set', 'temporary[0].jurisdiction %s' % label,
+                 {'temporary': [dict(tmp, jurisdiction=value)], 'check_buckets': False}, field='jurisdiction',
+                 hostile=value, no_calls=True, no_echo=long_value)
+        c.module('r2_temp_credentials', 'jurisdiction %s' % label,
+                 dict(bucket='media', jurisdiction=value, check_bucket=False), field='jurisdiction', hostile=value,
+                 no_calls=True, no_echo=long_value)
+        c.lookup('jurisdiction %s' % label, [c.token], {'jurisdiction': value}, field='jurisdiction', hostile=value,
+                 no_calls=True, no_echo=long_value)
+    c.module('r2_token', 'jurisdiction "mars" (well-formed, unknown to Cloudflare): the bucket check refuses it',
+             dict(tok, jurisdiction='mars'), field='jurisdiction')
+    c.module('r2_temp_credentials', 'jurisdiction "mars": the bucket check refuses it',
+             dict(bucket='media', jurisdiction='mars'), field='jurisdiction')
+    c.module('r2_token', 'jurisdiction "us", every bucket (fine)', dict(tok, buckets=[], jurisdiction='us'),
+             expect='ok')
+    c.lookup('jurisdiction "us" (fine)', [c.token], {'jurisdiction': 'us'}, expect='ok')
+
+    # -- r2_token_info thresholds: read-only, but a bad threshold is still bad input
+    for field in ('not_rotated_after', 'unused_after', 'expires_within'):
+        for label, value in BAD_DURATIONS:
+            c.module('r2_token_info', '%s %s' % (field, label), {field: value}, field=field,
+                     hostile=shown_value(value), no_calls=True, no_echo=long(value))
+    c.module('r2_token_info', 'not_rotated_after 0', {'not_rotated_after': 0}, field='not_rotated_after',
+             no_calls=True)
+    c.module('r2_token_info', 'unused_after "0d"', {'unused_after': '0d'}, field='unused_after', no_calls=True)
+    for label, value in HUGE_DURATIONS:
+        # durations are capped at 100 years (_r2.DURATION_MAX), thresholds too: one clear error, no call
+        c.module('r2_token_info', 'not_rotated_after %s' % label, {'not_rotated_after': value},
+                 field='not_rotated_after', no_calls=True)
+    for label, args in (('expires_within 0 (off)', {'expires_within': 0}),
+                        ('expires_within "0"', {'expires_within': '0'}),
+                        ('thresholds as durations', {'not_rotated_after': '52w', 'unused_after': '12h',
+                                                     'expires_within': 86400})):
+        c.module('r2_token_info', '%s (fine)' % label, args, expect='ok')
+
+
+def issue10_role_cases(c):
+    """Jurisdiction names through the provision role's validation (a credential's, the role-wide default, the
+    endpoint overrides' keys)."""
+    app = {'name': 'app', 'permission': 'object_read_write'}
+    for label, value in BAD_JURISDICTIONS:
+        if value == '':
+            continue   # an empty jurisdiction is the role default (not given), covered by the valid cases
+        long_value = len(value) > 200
+        c.role('jurisdiction %s' % label, [dict(app, jurisdiction=value)], field='jurisdiction', hostile=value,
+               no_echo=long_value)
+        c.role('provision_jurisdiction %s' % label, [app], settings={'jurisdiction': value}, field='jurisdiction',
+               hostile=value, no_echo=long_value)
+        c.role('provision_endpoint_overrides key %s' % label, [app],
+               settings={'endpoint_overrides': {value: 'https://h.example'}}, field='provision_endpoint_overrides',
+               hostile=value, no_echo=long_value)
+    c.role('jurisdiction "us", every bucket (fine)', [dict(app, jurisdiction='us')], expect='ok')
+
+
 # ------------------------------------------------------------------------------------------------- report
 
 def shown_text(text, forms):
@@ -875,7 +1057,9 @@ def main():
     try:
         campaign = Campaign(emu)
         module_cases(campaign)
+        issue10_cases(campaign)
         role_cases(campaign)
+        issue10_role_cases(campaign)
         cases = [case for case in campaign.cases if (not options.group or case.group == options.group)
                  and (not options.only or options.only in case.desc or options.only in case.target)]
         results = []

@@ -37,7 +37,7 @@ FINDINGS = ('revoked_exposed', 'expired', 'disabled', 'expires_soon', 'not_rotat
 LIMIT_DEFAULTS = {'not_rotated_after': '365d', 'unused_after': '90d', 'expires_within': '30d'}
 # Cloudflare's token quotas (https://developers.cloudflare.com/fundamentals/api/reference/limits/); Enterprise
 # accounts can ask for more.
-QUOTAS = {'account': 500, 'user': 50}
+QUOTAS = _r2.TOKEN_QUOTAS
 REVOKED_EXPOSED = 'revoked (exposed)'
 
 # The provision role's variables the audit reads from each host (never provision_api_token).

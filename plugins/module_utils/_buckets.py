@@ -74,7 +74,10 @@ class BucketChecker:
         for jurisdiction, name in buckets:
             by_jurisdiction.setdefault(jurisdiction, []).append(name)
         for jurisdiction in sorted(by_jurisdiction, key=_r2.jurisdiction_order):
-            existing = self.listing(jurisdiction)
+            try:
+                existing = self.listing(jurisdiction)
+            except _r2.R2ValueError as exc:
+                raise _r2.R2ValueError('%s%s' % ('%s: ' % label if label else '', exc))
             missing = sorted(n for n in by_jurisdiction[jurisdiction] if existing is not None and n not in existing)
             if missing:
                 raise _r2.R2ValueError(

@@ -39,7 +39,7 @@ import posixpath
 import re
 import shlex
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _endpoints, _ini
 
 KINDS = ('aws_config', 'aws_credentials', 'rclone', 's3cmd', 'env_file')
 INI_KINDS = ('aws_config', 'aws_credentials', 'rclone')   # merged section by section
@@ -211,12 +211,10 @@ def _endpoint_of(raw, where, errors):
     if not isinstance(account_id, str) or not re.fullmatch(r'[0-9a-f]{32}', account_id):
         errors.append('%s: account_id: must be 32 lowercase hexadecimal characters' % where)
         return ''
-    if not isinstance(jurisdiction, str) or not re.fullmatch(r'[a-z]{1,32}', jurisdiction):
-        errors.append('%s: jurisdiction: must be a lowercase jurisdiction name such as default or eu' % where)
+    if not _endpoints.is_jurisdiction(jurisdiction):
+        errors.append('%s: jurisdiction: %s' % (where, _endpoints.JURISDICTION_RULE))
         return ''
-    if jurisdiction == 'default':
-        return 'https://%s.r2.cloudflarestorage.com' % account_id
-    return 'https://%s.%s.r2.cloudflarestorage.com' % (account_id, jurisdiction)
+    return _endpoints.endpoint_url(account_id, jurisdiction)
 
 
 def normalize_profiles(profiles, defaults=None):

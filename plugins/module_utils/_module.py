@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -39,12 +40,27 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 impo
 )
 
 
+_GOT_RE = re.compile(r'(got: )(.{%d,})$' % (_r2.SHOWN_MAX + 1), re.S)
+
+
 class _AnsibleModule(AnsibleModule):
     """AnsibleModule whose failure messages never carry a raw control character: ansible-core's own argument
     validation quotes the value it refuses ("must be one of: ..., got: <value>"), escape sequences included."""
 
     def fail_json(self, msg, **kwargs):
+        self.warn_collected()
+        # ansible-core's "must be one of: ..., got: <value>" repeats the value whole, however long it is
+        msg = _GOT_RE.sub(lambda m: '%s<%d characters not shown>' % (m.group(1), len(m.group(2))), msg)
         super(_AnsibleModule, self).fail_json(msg=_text.printable(msg), **kwargs)
+
+    def exit_json(self, **kwargs):
+        self.warn_collected()
+        super(_AnsibleModule, self).exit_json(**kwargs)
+
+    def warn_collected(self):
+        """Show the warnings the validators collected (an unknown jurisdiction), on every way out."""
+        for message in _r2.take_warnings():
+            self.warn(message)
 
 
 def connection_argspec():
@@ -125,15 +141,9 @@ class R2Module:
         try:
             result = main()
         except R2ValueError as exc:
-            self.warn_collected()
             self.module.fail_json(msg=str(exc))
         except CloudflareApiError as exc:
             self.module.fail_json(msg=str(exc), status=exc.status, cloudflare_errors=exc.errors)
         except CloudflareError as exc:
             self.module.fail_json(msg=str(exc))
-        self.warn_collected()
         self.module.exit_json(**result)
-
-    def warn_collected(self):
-        for message in _r2.take_warnings():
-            self.module.warn(message)

@@ -27,18 +27,15 @@ import re
 
 from urllib.parse import urlsplit
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _endpoints, _text
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
     CloudflareAuthError,
     CloudflareNotFound,
     CloudflareUncertainWrite,
 )
 
-# The jurisdictions Cloudflare documents (DOCS r2/reference/data-location.mdx; `us` since the changelog of
-# 2026-08-17). The list is open: a name Cloudflare adds later is accepted with a warning (JURISDICTION_RE), and
-# the bucket pre-flight catches a typo.
-JURISDICTIONS = ('default', 'eu', 'fedramp', 'us')
-JURISDICTION_RE = re.compile(r'[a-z][a-z0-9]{1,31}')
+JURISDICTIONS = _endpoints.JURISDICTIONS
+JURISDICTION_RE = _endpoints.JURISDICTION_RE
 
 # Lowest to highest rank. Rank is for display and sorting only: the real
 # relation is a partial order (admin_read_only cannot write objects, so it
@@ -66,6 +63,8 @@ PERMISSION_GROUPS = {
 }
 # Token statuses (reference section 8): set by the owner, or observed only (no API call brings those back).
 SETTABLE_STATUSES = ('active', 'disabled')
+# Cloudflare's token quotas per owner (reference section 6, fundamentals/api/reference/limits).
+TOKEN_QUOTAS = {'account': 500, 'user': 50}
 DEAD_STATUSES = ('expired', 'revoked (exposed)')
 
 # Capabilities per permission, from the dashboard descriptions (DOCS
@@ -191,9 +190,8 @@ def take_warnings():
 
 def validate_jurisdiction(value, field='jurisdiction'):
     """A known jurisdiction, or any lowercase name (Cloudflare may add one) with a warning."""
-    if not isinstance(value, str) or not JURISDICTION_RE.fullmatch(value):
-        raise R2ValueError('%s: must be a jurisdiction, a lowercase name of letters and digits such as %s, got %s'
-                           % (field, ', '.join(JURISDICTIONS), shown(value)))
+    if not _endpoints.is_jurisdiction(value):
+        raise R2ValueError('%s: %s, got %s' % (field, _endpoints.JURISDICTION_RULE, shown(value)))
     if value not in JURISDICTIONS:
         # one warning per name and run, wherever it is used
         _WARNINGS.append('jurisdiction: %r is not a jurisdiction this collection knows (%s); it is used as given, '
@@ -301,6 +299,7 @@ def normalize_time(value, field):
 # A duration: seconds as an integer, or a number and a unit (s, m, h, d, w), such as 90d or 12h.
 DURATION_RE = re.compile(r'([0-9]{1,9})([smhdw]?)')
 DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+DURATION_MAX = 36500 * 86400  # 100 years: any schedule fits, and a date that far ahead is still a date
 
 
 def parse_duration(value, field, allow_zero=False):
@@ -317,6 +316,8 @@ def parse_duration(value, field, allow_zero=False):
     if seconds is None or (seconds == 0 and not allow_zero):
         raise R2ValueError('%s: must be a duration: a %snumber of seconds, or a number with a unit s, m, h, d or w '
                            '(for example 90d or 12h), got %s' % (field, '' if allow_zero else 'positive ', shown(value)))
+    if seconds > DURATION_MAX:
+        raise R2ValueError('%s: at most 36500d (100 years), got %s' % (field, shown(value)))
     return seconds
 
 
@@ -438,10 +439,7 @@ def decode_policies(policies, account_id, group_names_by_id=None):
 
 def endpoint_url(account_id, jurisdiction='default'):
     """S3 endpoint of a jurisdiction (DOCS r2/reference/data-location.mdx)."""
-    validate_jurisdiction(jurisdiction)
-    if jurisdiction == 'default':
-        return 'https://%s.r2.cloudflarestorage.com' % account_id
-    return 'https://%s.%s.r2.cloudflarestorage.com' % (account_id, jurisdiction)
+    return _endpoints.endpoint_url(account_id, validate_jurisdiction(jurisdiction))
 
 
 def reachable_jurisdictions(permission, buckets):
@@ -550,13 +548,13 @@ class TokenStore:
         for field in ('expires_on', 'not_before'):
             if spec.get(field):
                 body[field] = spec[field]
-        if spec.get('status'):
-            body['status'] = spec['status']
         if current is not None:
             # PUT replaces the whole token: keep its status unless the spec sets one, and send an empty
-            # condition explicitly so that removed IP rules are really removed.
-            if not spec.get('status') and current.get('status') in SETTABLE_STATUSES:
-                body['status'] = current['status']
+            # condition explicitly so that removed IP rules are really removed. (A create takes no status:
+            # iam_create_payload has none, so a token to be disabled is disabled by a PUT after its create.)
+            status = spec.get('status') or current.get('status')
+            if status in SETTABLE_STATUSES:
+                body['status'] = status
             body['condition'] = condition
         return body
 

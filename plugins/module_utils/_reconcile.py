@@ -25,8 +25,8 @@ import time
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _buckets, _r2, _temporary
 
 NEXT_SUFFIX = _r2.NEXT_SUFFIX
-# Cloudflare's token quotas per owner (cloudflare-r2-api.md, limits); token_quota overrides.
-QUOTA = {'account': 500, 'user': 50}
+# Cloudflare's token quotas per owner; token_quota overrides.
+QUOTA = _r2.TOKEN_QUOTAS
 # Steps that give a token a new value: what was minted from its old value stops working.
 RENEWING_STEPS = frozenset(('create', 'roll', 'create_next', 'roll_next'))
 # Steps that write the token's spec (permission groups and buckets are needed, buckets are checked).
@@ -242,6 +242,17 @@ def plan_token(entry, spec, found, nexts, account_id, owner, label, single=False
     if entry.get('expire_after') and set(steps) & set(('create', 'create_next')):
         # a new token expires expire_after from now; the current one keeps its expiry until it is replaced
         plan['new_expires_on'] = _r2.format_time(now + datetime.timedelta(seconds=entry['expire_after']))
+    if entry.get('expire_after') and 'roll' in steps:
+        # a roll in place makes a new secret too: it gets a whole expire_after, so the next rotation comes first
+        spec['expires_on'] = _r2.format_time(now + datetime.timedelta(seconds=entry['expire_after']))
+        if 'update' not in steps:
+            steps.insert(steps.index('roll'), 'update')
+    if entry.get('rotate_after'):
+        # due: the schedule started this rotation (a dead token is reissued, not rotated)
+        plan['due'] = bool(raw is not None and not plan['dead'] and plan['due_on'] and plan['due_on'] <= now)
+        if set(steps) & RENEWING_STEPS:
+            # the holder gets a new secret: that one falls due rotate_after from now
+            plan['due_on'] = now + datetime.timedelta(seconds=entry['rotate_after'])
     return plan
 
 
@@ -291,14 +302,17 @@ class TokenApplier:
         elif step == 'finish':
             state['raw'] = store.update(plan['next']['id'], spec, plan['next'])
         elif step == 'create':
-            state['raw'] = store.create(self.new_spec(plan))
+            spec = self.new_spec(plan)
+            state['raw'] = store.create(spec)
             self.last_create = time.monotonic()
             state['value'] = state['raw'].get('value')
             plan['created'] = state['raw']
             if _r2.comparable_token(_r2.decode_token(state['raw'], store.account_id, store.owner)) \
-                    != _r2.comparable_token(self.new_spec(plan)):
-                # Only when a timed-out create was adopted: bring it to the spec.
-                state['raw'] = store.update(state['raw']['id'], self.new_spec(plan), state['raw'])
+                    != _r2.comparable_token(spec) or (spec.get('status') and
+                                                      spec['status'] != state['raw'].get('status')):
+                # A timed-out create was adopted, or the token is to be disabled (a create takes no status):
+                # bring it to the spec.
+                state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
         elif step == 'update':
             state['raw'] = store.update(state['raw']['id'], spec, state['raw'])
         elif step == 'roll':
@@ -342,16 +356,20 @@ def reconcile_token(r2):
     if spec is None:
         _r2.validate_token_name(params['name'])
     else:
-        spec['status'] = params.get('status') or 'active'
+        spec['status'] = params.get('status')
     store = _r2.TokenStore(r2.client(), account_id, owner)
     entry = dict(params, held_access_key_id=None, fingerprint='', held_fingerprint=None)
     plan = plan_token(entry, spec, store.find(params['name']), [], account_id, owner, 'name', single=True)
     current = plan['current']
     checker = _buckets.BucketChecker(store.client, account_id, params.get('check_buckets', True))
-    if set(plan['steps']) & SPEC_STEPS and plan['spec']['buckets']:
-        checker.check(plan['spec']['buckets'])
-    for message in checker.take_warnings():
-        r2.module.warn(message)
+    try:
+        # every read before the first write: the buckets, the permission groups of the spec
+        if set(plan['steps']) & SPEC_STEPS:
+            checker.check(plan['spec']['buckets'] or [])
+            store.permission_group_ids(plan['spec']['permission'])
+    finally:
+        for message in checker.take_warnings():
+            r2.module.warn(message)
     state = TokenApplier(store, r2.check_mode).apply(plan)
     result = {'changed': bool(plan['steps']), 'action': plan['action']}
     if params['state'] == 'absent':
@@ -407,6 +425,10 @@ def validate_tokens(entries):
                 entry['rotate_after'], entry['expire_after'] = validate_schedule(entry)
             elif entry['rotate']:
                 raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
+            else:
+                for field in ('rotate_after', 'expire_after'):
+                    if entry.get(field) not in (None, ''):
+                        raise _r2.R2ValueError('%s: only with state=present (a deleted token has no schedule)' % field)
         except _r2.R2ValueError as exc:
             raise _r2.R2ValueError('%s: %s' % (label, exc))
         specs.append(spec)
@@ -520,7 +542,7 @@ class CredentialSet:
             plan = plan_token(entry, spec, by_name.get(entry['name'], []),
                               by_name.get(entry['name'] + NEXT_SUFFIX, []), self.account_id, self.owner, label,
                               now=datetime.datetime.fromtimestamp(self.now, datetime.timezone.utc))
-            if set(plan['steps']) & set(('create', 'update', 'create_next')) and plan['spec']['buckets']:
+            if set(plan['steps']) & SPEC_STEPS and plan['spec']['buckets']:
                 self.buckets.check(plan['spec']['buckets'], 'buckets', label)
             plans.append(plan)
         return plans
@@ -786,8 +808,8 @@ class CredentialSet:
         """The tokens whose scheduled rotation this run started (or would, in check mode), and when the next one
         falls due."""
         now = datetime.datetime.fromtimestamp(self.now, datetime.timezone.utc)
-        due = sorted(p['entry']['name'] for p in token_plans if p.get('due_on') and p['due_on'] <= now)
-        later = [p['due_on'] for p in token_plans if p.get('due_on') and p['due_on'] > now]
+        due = sorted(p['entry']['name'] for p in token_plans if p.get('due'))
+        later = [p['due_on'] for p in token_plans if p.get('due_on') and p['due_on'] > now and not p.get('failed')]
         return {'due': due, 'next_due_on': _r2.format_time(min(later)) if later else None}
 
     def summary(self):

@@ -24,7 +24,7 @@ description:
     R2 storage permission group alone; it gets the R2 Data Catalog group of its level too.
   - B(Dead tokens.) A token that Cloudflare reports C(expired) (its C(expires_on) passed) or C(revoked (exposed))
     (Cloudflare revokes a token whose value was found in a public repository) cannot be brought back to life.
-    With O(state=present) and O(status=active) it is replaced - deleted and created again with the same name, so
+    With O(state=present) and O(status) omitted or V(active) it is replaced - deleted and created again with the same name, so
     a new id and new S3 credentials - and RV(action) is V(reissued). Its past C(expires_on) is not carried over
     unless O(expires_on) is given.
 extends_documentation_fragment:
@@ -128,12 +128,12 @@ options:
     default: true
   status:
     description:
-      - V(active) enables the token (a V(disabled) one is enabled again, same id and secret); V(disabled)
-        disables it without deleting it, so it can be enabled again later. A new token is created with this
-        status.
+      - V(disabled) disables the token without deleting it (same id and secret), so that V(active) can enable it
+        again later. A new token is made with this status (a create takes none, so a disabled one is disabled
+        right after, before the module returns).
+      - Omitted leaves the status of an existing token as it is; a new token is active.
     type: str
     choices: [active, disabled]
-    default: active
     version_added: 0.4.0
   rotate:
     description:
@@ -306,7 +306,7 @@ def main():
         argument_spec=dict(
             token_argspec(),
             owner=dict(type='str', default='account', choices=['account', 'user']),
-            status=dict(type='str', default='active', choices=['active', 'disabled']),
+            status=dict(type='str', choices=['active', 'disabled']),
             check_buckets=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ['permission'])],

@@ -673,3 +673,25 @@ def test_a_schedule_that_cannot_work_is_refused_before_any_call(fake, extra, mes
     outcome = run(r2_credential_set, tokens=tokens('web1', **extra))
     assert outcome.failed and message in outcome.result['msg'] and 'tokens[0] (host web1' in outcome.result['msg']
     assert fake.calls == []
+
+
+def test_a_rotation_mints_the_children_from_the_new_token_so_they_outlive_the_finish(fake):
+    """Temporary credentials made while their parent rotates come from the ~next token: the finishing DELETE of the
+    old token does not kill them, and the finishing run does not mint them again."""
+    entries = tokens('web1')
+    temporary = [{'name': 'web1:upload', 'parent': 'web1:media', 'bucket': 'backups', 'jurisdiction': 'eu',
+                  'permission': 'object_read_only', 'ttl_seconds': 3600, 'fingerprint': 't1'}]
+    first = converge(fake, entries, temporary)
+
+    def holding(result):
+        temp = result['credentials']['web1:upload']
+        return [dict(temporary[0], held_access_key_id=temp['access_key_id'], held_fingerprint=temp['fingerprint'],
+                     held_expiration=temp['expiration'])]
+    started = converge(fake, [dict(e, rotate=True) for e in held(entries, first)], holding(first))
+    next_id = started['credentials']['web1:media']['access_key_id']
+    assert started['credentials']['web1:upload']['action'] == 'minted'
+    assert fake.temp_credentials[-1]['parentAccessKeyId'] == next_id
+    minted = len(fake.temp_credentials)
+    finished = converge(fake, held(entries, started), holding(started))
+    assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
+    assert finished['credentials']['web1:upload']['action'] == 'kept' and len(fake.temp_credentials) == minted

@@ -285,7 +285,9 @@ def test_status_disables_without_deleting_and_enables_again_with_the_same_secret
     assert disabled['changed'] and disabled['action'] == 'updated' and disabled['token']['status'] == 'disabled'
     assert disabled['access_key_id'] == created['access_key_id'] and 'secret_access_key' not in disabled
     assert ok(r2_token, status='disabled', **OBJ)['changed'] is False
-    enabled = ok(r2_token, **OBJ)
+    # status left out leaves it as it is (unmanaged means unchanged); status=active enables it again
+    assert ok(r2_token, **OBJ)['action'] == 'unchanged'
+    enabled = ok(r2_token, status='active', **OBJ)
     assert enabled['action'] == 'updated' and enabled['token']['status'] == 'active'
     token = fake.tokens[created['access_key_id']]
     assert token['status'] == 'active' and token['_value'] == created['token_value']
