@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/provision_runs.py [--hosts 10,50,200] [--extra-tokens 100] [--forks 50]
                                                   [--json PATH] [--enforce-targets] [--keep]
+                                                  [--rotate-after 90d]
 
 Starts the emulator and, for each N, generates an inventory of N hosts (bench-001...; local connection,
 files rendered under a temporary render root, so no unix users are needed; one token credential each,
@@ -55,8 +56,8 @@ from harness import paths  # noqa: E402  pylint: disable=wrong-import-position
 from harness.playbook import PlaybookResult  # noqa: E402  pylint: disable=wrong-import-position
 from harness.stack import CloudflareStack  # noqa: E402  pylint: disable=wrong-import-position
 
-JURISDICTIONS = ('default', 'eu', 'fedramp')
-BUCKETS = {'default': 'bench-default', 'eu': 'bench-eu', 'fedramp': 'bench-fedramp'}
+JURISDICTIONS = ('default', 'eu', 'fedramp', 'us')
+BUCKETS = dict((j, 'bench-' + j) for j in JURISDICTIONS)
 HOSTS = "{{ provision_target | default('r2_clients') }}"
 CALLBACK_PLUGINS = os.path.join(HERE, 'callback_plugins')
 CONTROLLER = 'controller'
@@ -74,7 +75,7 @@ PHASE_TASKS = {'inspect': 1, 'reconcile': 6, 'render': 1}
 
 
 def host_vars(index, render_root):
-    jurisdiction = JURISDICTIONS[index % 3]
+    jurisdiction = JURISDICTIONS[index % len(JURISDICTIONS)]
     token = {'name': 'data', 'permission': ('object_read_only', 'object_read_write')[index % 2],
              'jurisdiction': jurisdiction, 'buckets': [BUCKETS[jurisdiction]]}
     credentials = [token]
@@ -87,7 +88,7 @@ def host_vars(index, render_root):
             'provision_credentials': credentials}
 
 
-def write_inventory(root, count, stack):
+def write_inventory(root, count, stack, rotate_after=None):
     """root/inventory/{hosts.yml,group_vars/r2_clients.yml}; returns the inventory folder."""
     inventory = os.path.join(root, 'inventory')
     os.makedirs(os.path.join(inventory, 'group_vars'))
@@ -99,6 +100,8 @@ def write_inventory(root, count, stack):
         json.dump({'r2_clients': {'hosts': hosts}}, handle)  # JSON is YAML
     group = {'provision_account_id': stack.account_id, 'provision_api_url': stack.direct_api_url,
              'provision_endpoint_overrides': stack.s3_endpoints}
+    if rotate_after:
+        group['provision_rotate_after'] = rotate_after
     with open(os.path.join(inventory, 'group_vars', 'r2_clients.yml'), 'w', encoding='utf-8') as handle:
         json.dump(group, handle)
     return inventory
@@ -123,6 +126,10 @@ def write_plays(root, name, phases):
              'when': 'inventory_hostname == ansible_play_hosts[0]'}]},
         {'name': 'Render', 'hosts': HOSTS, 'gather_facts': False,
          'tasks': [{'name': 'Render', 'ansible.builtin.include_tasks': name + '-render.yml'}]},
+        # the playbook's last play finishes the rotations a run started: on other runs its 5 tasks are skipped
+        {'name': 'Finish', 'hosts': HOSTS, 'gather_facts': False, 'strategy': 'ansible.builtin.linear',
+         'tasks': [{'name': 'Finish %d' % number, 'ansible.builtin.set_fact': {'__bench_finishing': False},
+                    'when': '__bench_finishing | default(false)'} for number in range(5)]},
     ]
     playbook = os.path.join(root, name + '.yml')
     with open(playbook, 'w', encoding='utf-8') as handle:
@@ -285,7 +292,7 @@ def measure(stack, count, options, top):
     """The runs for one N; returns the rows, the list of failed checks and the list of missed targets."""
     prepare(stack, options.extra_tokens)
     root = tempfile.mkdtemp(prefix='n%d-' % count, dir=top)
-    inventory = write_inventory(root, count, stack)
+    inventory = write_inventory(root, count, stack, options.rotate_after)
     provision = 'cloudflare_r2.credentials.provision'
     rows, failures, misses = [], [], []
     runs = [('baseline', write_baseline(root), None)]
@@ -367,6 +374,8 @@ def main():
     parser.add_argument('--forks', type=int, default=50)
     parser.add_argument('--keep', action='store_true', help='keep the temporary folder (inventories, run logs)')
     parser.add_argument('--json', metavar='PATH', help='write the results (module counts per host included) here')
+    parser.add_argument('--rotate-after', metavar='DURATION',
+                        help='provision_rotate_after for every host (a schedule: converged runs must cost the same)')
     parser.add_argument('--enforce-targets', action='store_true',
                         help='exit non-zero when a run misses a target (module executions, time to the floor)')
     options = parser.parse_args()

@@ -58,7 +58,8 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode)
         inspected = task_vars.get(args['inspected']) or {}
         handed = task_vars.get(args['result'])
-        result.update(changed=False, modules=[], users={}, checks=[], trials=[], reloads=[], handler_credentials=[])
+        result.update(changed=False, modules=[], users={}, checks=[], trials=[], reloads=[], handler_credentials=[],
+                      rotation_started=False)
         problem = _provision.coverage_problem(host, inspected, handed)
         if problem:
             result.update(failed=True, msg=problem)
@@ -107,6 +108,8 @@ class ActionModule(ActionBase):
                         return result
             # for the play's handlers of the "r2 credentials changed" topic (no secret)
             result['handler_credentials'] = render['changed']
+            # the host holds a rotation's new token, written, checked and reloaded: the run finishes it
+            result['rotation_started'] = bool(render['rotating']) and not check_mode
             # what was applied for this host is written above; its own failed entries fail it now
             failure = _provision.failure_of(host, handed)
             if failure:

@@ -49,6 +49,18 @@ def r2_provision_result(result, inspected, conflict=None):
     return _provision.result_for_host(result, inspected, conflict)
 
 
+def r2_provision_report(result, host_count, retried=None):
+    """The reconcile's report line (actions, API requests, rotation schedule, failure)."""
+    if not isinstance(result, dict):
+        raise AnsibleFilterError('r2_provision_report: expects the registered result of r2_credential_set')
+    return _provision.reconcile_report(result, host_count, retried)
+
+
+def r2_provision_finishing(hosts, hostvars):
+    """The hosts whose render of this run took a rotation's new token (the run finishes their rotations)."""
+    return _provision.finishing(list(hosts), hostvars)
+
+
 def r2_provision_render(plan, credentials, check_mode=False):
     """client_config runs and access checks of one host, from the r2_credential_set result."""
     try:
@@ -65,4 +77,6 @@ class FilterModule(object):
             'r2_provision_fleet': r2_provision_fleet,
             'r2_provision_render': r2_provision_render,
             'r2_provision_result': r2_provision_result,
+            'r2_provision_report': r2_provision_report,
+            'r2_provision_finishing': r2_provision_finishing,
         }

@@ -66,7 +66,7 @@ CREDENTIAL_REFUSED = ('InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredTok
 FIELDS = {
     'common': ('name', 'type', 'state', 'permission', 'jurisdiction', 'user', 'profile', 'endpoint_override',
                'addressing_style', 'rclone', 's3cmd', 'env_file', 'render', 'check', 'reload'),
-    'token': ('buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before'),
+    'token': ('buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before', 'rotate_after', 'expire_after'),
     'temporary': ('bucket', 'ttl_seconds', 'renew_before', 'prefixes', 'objects', 'parent'),
 }
 
@@ -88,6 +88,8 @@ DEFAULT_SETTINGS = {
     'rotate': False,      # rotate every credential (or those named in 'rotate_only')
     'rotate_only': [],
     'reload': [],         # the reloads of a credential that names none (provision_reload)
+    'rotate_after': None,  # rotation schedule of the token credentials (provision_rotate_after)
+    'expire_after': None,
 }
 
 
@@ -376,6 +378,8 @@ def normalize_host(hostname, credentials, settings):
                               % (where, permission))
             for field in ('ip_allow', 'ip_deny', 'expires_on', 'not_before'):
                 cred[field] = entry.get(field)
+            for field in ('rotate_after', 'expire_after'):
+                cred[field] = entry.get(field, settings[field])
             try:
                 for field in ('ip_allow', 'ip_deny'):
                     if cred[field] is not None:
@@ -383,6 +387,9 @@ def normalize_host(hostname, credentials, settings):
                 for field in ('expires_on', 'not_before'):
                     if cred[field]:
                         cred[field] = _r2.normalize_time(cred[field], field)
+                # the one schedule rule (r2_credential_set checks it again): seconds from here on
+                cred['rotate_after'], cred['expire_after'] = _r2.validate_schedule(
+                    cred['rotate_after'], cred['expire_after'], cred['expires_on'])
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (where, exc))
             if cred['key'] is not None:
@@ -612,7 +619,8 @@ def entries_of_host(plan):
                     buckets=[{'name': n, 'jurisdiction': j} for j, n in cred['buckets']],
                     ip_allow=cred['ip_allow'], ip_deny=cred['ip_deny'], expires_on=cred['expires_on'],
                     not_before=cred['not_before'], held_access_key_id=held, fingerprint=cred['fingerprint'],
-                    held_fingerprint=held_fp, rotate=cred['selected_for_rotation'])
+                    held_fingerprint=held_fp, rotate=cred['selected_for_rotation'],
+                    rotate_after=cred['rotate_after'], expire_after=cred['expire_after'])
             tokens.append(entry)
         elif cred['state'] == 'present':
             entry = {'name': cred['key'], 'label': cred['label'], 'bucket': cred['bucket'],
@@ -904,3 +912,34 @@ def reload_failure(host, spec, outcome, retried=False):
             'are written and checked, but do not count as in use until their reloads succeed: a rotation does not '
             'finish for them (their old token stays), and the next run runs the reloads again before anything else')
     return '%s: %s. The new credentials of %s %s' % (host, '; '.join(parts), ', '.join(waiting), what)
+
+
+# ------------------------------------------------------------------ the reconcile's report, the finishing pass
+
+def reconcile_report(result, host_count, retried=None):
+    """The one line the reconcile prints: what it did per action, its API requests, the rotation schedule (which
+    tokens were due, when the next falls due), and its failure. No secret is in ``result``'s parts used here."""
+    result = result or {}
+    # registered with failed_when false: a message is there only when the module failed
+    failed = result.get('msg')
+    summary = ', '.join('%s %s' % (k, v) for k, v in sorted((result.get('summary') or {}).items()))
+    line = '%d host(s): %s; Cloudflare API requests %s' % (
+        host_count, summary or ('nothing done' if failed else 'nothing to do'),
+        ', '.join('%s %s' % (k, v) for k, v in sorted((result.get('api_requests') or {}).items())))
+    schedule = result.get('schedule') or {}
+    if schedule.get('due'):
+        line += '; rotation due for %d token(s): %s' % (len(schedule['due']), ', '.join(schedule['due']))
+    if schedule.get('next_due_on'):
+        line += '; next rotation due on %s' % schedule['next_due_on']
+    if failed:
+        line += '; FAILED: %s' % failed
+    if retried:
+        line += '; reloads of copies an earlier run wrote, run again first: %s' % '; '.join(retried)
+    return line
+
+
+def finishing(hosts, hostvars):
+    """The hosts whose render of this run wrote, checked and reloaded a rotation's new token: a second reconcile
+    of the same run finishes their rotations (deletes the old token, renames the new one)."""
+    return [host for host in hosts
+            if ((hostvars[host].get('__provision_result') or {}) if host in hostvars else {}).get('rotation_started')]

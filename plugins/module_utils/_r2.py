@@ -321,6 +321,27 @@ def parse_duration(value, field, allow_zero=False):
     return seconds
 
 
+def validate_schedule(rotate_after, expire_after, expires_on=None):
+    """(rotate_after, expire_after) of a token in seconds, each None when not set (r2_credential_set, provision).
+
+    A token that expires must be rotated before it does: expire_after needs a shorter rotate_after, and the gap
+    between the two is the time a run has to rotate it (make it longer than the time between runs).
+    """
+    rotate_after = parse_duration(rotate_after, 'rotate_after')
+    expire_after = parse_duration(expire_after, 'expire_after')
+    if expire_after is not None:
+        if expires_on:
+            raise R2ValueError('expire_after: give expire_after or expires_on, not both')
+        if rotate_after is None:
+            raise R2ValueError('expire_after: needs rotate_after, shorter than it, so that the token is rotated '
+                               'before it expires (a token that expires unrotated breaks its holder)')
+        if expire_after <= rotate_after:
+            raise R2ValueError('expire_after: %s leaves no room for the scheduled rotation after rotate_after '
+                               '(%s); it must be longer than rotate_after, by at least the time between two runs'
+                               % (format_duration(expire_after), format_duration(rotate_after)))
+    return rotate_after, expire_after
+
+
 def format_duration(seconds):
     """The shortest exact form of a duration, for messages (90d, 36h, 45s)."""
     for unit in ('w', 'd', 'h', 'm'):

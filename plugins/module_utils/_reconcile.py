@@ -422,7 +422,8 @@ def validate_tokens(entries):
                 if not entry['permission']:
                     raise _r2.R2ValueError('permission: required with state=present')
                 spec = _r2.token_spec(entry, rotation_room=True)
-                entry['rotate_after'], entry['expire_after'] = validate_schedule(entry)
+                entry['rotate_after'], entry['expire_after'] = _r2.validate_schedule(
+                    entry.get('rotate_after'), entry.get('expire_after'), entry.get('expires_on'))
             elif entry['rotate']:
                 raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
             else:
@@ -433,27 +434,6 @@ def validate_tokens(entries):
             raise _r2.R2ValueError('%s: %s' % (label, exc))
         specs.append(spec)
     return specs
-
-
-def validate_schedule(entry):
-    """(rotate_after, expire_after) of a token entry in seconds, each None when not set.
-
-    A token that expires must be rotated before it does: expire_after needs a shorter rotate_after, and the gap
-    between the two is the time a provision run has to rotate it (make it longer than the time between runs).
-    """
-    rotate_after = _r2.parse_duration(entry.get('rotate_after'), 'rotate_after')
-    expire_after = _r2.parse_duration(entry.get('expire_after'), 'expire_after')
-    if expire_after is not None:
-        if entry.get('expires_on'):
-            raise _r2.R2ValueError('expire_after: give expire_after or expires_on, not both')
-        if rotate_after is None:
-            raise _r2.R2ValueError('expire_after: needs rotate_after, shorter than it, so that the token is rotated '
-                                   'before it expires (a token that expires unrotated breaks its holder)')
-        if expire_after <= rotate_after:
-            raise _r2.R2ValueError('expire_after: %s leaves no room for the scheduled rotation after rotate_after '
-                                   '(%s); it must be longer than rotate_after, by at least the time between two runs'
-                                   % (_r2.format_duration(expire_after), _r2.format_duration(rotate_after)))
-    return rotate_after, expire_after
 
 
 def validate_temporary(entries, token_entries, token_specs):

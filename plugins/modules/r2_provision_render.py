@@ -108,6 +108,13 @@ reloads:
   elements: str
   sample: ["reload uploader (as root) succeeded for media"]
   version_added: 0.4.0
+rotation_started:
+  description:
+    - Whether the host now holds the new token of a rotation this run started (written, checked, reloaded), so
+      that the run finishes it (the provision playbook's last plays, the role's C(main) entry point).
+  returned: always
+  type: bool
+  version_added: 0.4.0
 handler_credentials:
   description:
     - The credentials whose copy changed and that name the handler (C(handler=true)), for the handlers of the

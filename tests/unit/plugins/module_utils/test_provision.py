@@ -716,3 +716,24 @@ def test_the_role_notifies_and_listens_to_the_one_documented_topic():
     with open(os.path.join(role, 'handlers', 'main.yml')) as handle:
         listened = [h['listen'] for h in yaml.safe_load(handle)]
     assert notified == listened == [_provision.HANDLER_TOPIC] == ['r2 credentials changed']
+
+
+# -- issue 10: the report line with the schedule, the finishing pass -----------------------------------------
+
+def test_the_report_line_names_actions_requests_the_schedule_and_the_failure():
+    result = {'summary': {'unchanged': 2, 'rotation_started': 1}, 'api_requests': {'GET': 2, 'POST': 1, 'total': 3},
+              'schedule': {'due': ['ansible:web1/media'], 'next_due_on': '2027-03-01T10:00:00Z'}}
+    assert _provision.reconcile_report(result, 3) == (
+        '3 host(s): rotation_started 1, unchanged 2; Cloudflare API requests GET 2, POST 1, total 3; rotation due '
+        'for 1 token(s): ansible:web1/media; next rotation due on 2027-03-01T10:00:00Z')
+    assert _provision.reconcile_report({'summary': {}, 'api_requests': {}}, 2) == \
+        '2 host(s): nothing to do; Cloudflare API requests '
+    failed = _provision.reconcile_report({'msg': 'token_quota: too many', 'failed': False}, 1, ['web4: reload x'])
+    assert failed == ('1 host(s): nothing done; Cloudflare API requests ; FAILED: token_quota: too many; reloads of '
+                      'copies an earlier run wrote, run again first: web4: reload x')
+
+
+def test_finishing_names_the_hosts_that_took_a_rotations_new_token():
+    hostvars = {'web1': {'__provision_result': {'rotation_started': True}}, 'web2': {'__provision_result': {}},
+                'web3': {}, 'web4': {'__provision_result': None}}
+    assert _provision.finishing(['web1', 'web2', 'web3', 'web4', 'gone'], hostvars) == ['web1']
