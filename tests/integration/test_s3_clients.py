@@ -26,9 +26,10 @@ import pytest
 from harness import s3clients
 from test_r2_token import assert_no_secrets
 
-JURISDICTIONS = ('default', 'eu', 'fedramp')
+JURISDICTIONS = ('default', 'eu', 'fedramp', 'us')
 # 'data' and 'other' in every jurisdiction (same names, separate buckets), 'euonly' only in eu.
-BUCKETS = {'default': ('data', 'other'), 'eu': ('data', 'other', 'euonly'), 'fedramp': ('data', 'other')}
+BUCKETS = {'default': ('data', 'other'), 'eu': ('data', 'other', 'euonly'), 'fedramp': ('data', 'other'),
+           'us': ('data', 'other')}
 SEED = 'seed/readme.txt'   # in every bucket
 PUB = 'pub/readme.txt'     # in every 'data' bucket, for prefix-limited credentials
 WORKERS = 4                # client calls in flight (the aws CLI is CPU-bound; 2 cores)
@@ -121,6 +122,8 @@ TEMPS = [
     *[Temp('loc-orw-' + p, 'p-orw', 'local', 'eu', p) for p in ('object_read_write', 'object_read_only')],
     Temp('loc-prefix', 'p-arw', 'local', 'default', 'object_read_only', prefixes=('pub/',)),
     Temp('loc-actions', 'p-orw', 'local', 'eu', 'object_read_write', actions=('GetObject', 'HeadObject')),
+    # us: the endpoint_url and, for local signing, the JWT audience of the fourth jurisdiction.
+    Temp('loc-us', 'p-arw', 'local', 'us', 'object_read_write'),
     # Minted last: 2 s to live.
     Temp('api-short', 'p-arw', 'api', 'default', 'object_read_only', ttl_seconds=2),
     Temp('loc-short', 'p-arw', 'local', 'default', 'object_read_only', ttl_seconds=2),
@@ -216,6 +219,9 @@ def token_steps(tok, jurisdiction, client):
 
 AWSCLI_TEMPS = ('api-arw-admin_read_write', 'api-orw-object_read_only', 'api-prefix', 'loc-arw-admin_read_only',
                 'loc-orw-object_read_write', 'loc-prefix', 'loc-actions')
+# The aws CLI on the us endpoint (0.7 s of CPU a call): an Admin token and one token scoped to us/data;
+# boto3 runs every token and temporary credential there.
+AWSCLI_US = ('arw', 'orw-us')
 
 
 def temp_steps(temp, client):
@@ -374,9 +380,9 @@ def assert_log_consistent(entries):
 
 # --- the tests ------------------------------------------------------------------------------
 def test_token_permission_matrix(cf, run_playbook, clients, tmp_path):
-    """Four permissions x scoped/unscoped x three jurisdictions, with the aws CLI and boto3 on every
-    case and rclone and s3cmd on one Object Read & Write (scoped) and one Admin Read only case;
-    then requests across jurisdictions."""
+    """Four permissions x scoped/unscoped x four jurisdictions (us included), with boto3 on every case
+    and the aws CLI on every case outside us and on AWSCLI_US there; rclone and s3cmd on one Object
+    Read & Write (scoped, eu) and one Admin Read only case (us); then requests across jurisdictions."""
     seen = []
     create_buckets(cf)
     creds = provision(cf, run_playbook, tmp_path, seen, TOKENS)
@@ -387,10 +393,12 @@ def test_token_permission_matrix(cf, run_playbook, clients, tmp_path):
     for tok in TOKENS:
         for j in tok.endpoints():
             for client in ('awscli', 'boto3'):
+                if client == AWSCLI and j == 'us' and tok.id not in AWSCLI_US:
+                    continue
                 jobs.append((clients[client], token_creds(cf, creds, tok.id, j),
                              for_client(client, token_steps(tok, j, client)), '%s@%s' % (tok.id, j)))
     for client in ('rclone', 's3cmd'):
-        for tok_id, j in (('orw-eu', 'eu'), ('aro', 'fedramp')):
+        for tok_id, j in (('orw-eu', 'eu'), ('aro', 'us')):
             jobs.append((clients[client], token_creds(cf, creds, tok_id, j),
                          token_steps(TOKEN[tok_id], j, client), '%s@%s' % (tok_id, j)))
 
@@ -398,15 +406,15 @@ def test_token_permission_matrix(cf, run_playbook, clients, tmp_path):
     # (AccessDenied), and 'euonly' on the endpoints that do not have it (NoSuchBucket).
     crossing = []
     for tok in (t for t in TOKENS if t.scope):
-        next_door = JURISDICTIONS[(JURISDICTIONS.index(tok.scope) + 1) % 3]
+        next_door = JURISDICTIONS[(JURISDICTIONS.index(tok.scope) + 1) % len(JURISDICTIONS)]
         crossing += [(tok.id, next_door, op, 'data') for op in ('get_object', 'put_object')
                      if op == 'get_object' or tok.permission == 'object_read_write']
     crossing += [(t, j, 'get_object', 'euonly') for t, j in (
-        ('arw', 'default'), ('arw', 'fedramp'), ('orw-eu', 'default'), ('oro-all', 'fedramp'),
-        ('arw', 'eu'), ('orw-all', 'eu'), ('orw-eu', 'eu'))]
+        ('arw', 'default'), ('arw', 'fedramp'), ('arw', 'us'), ('orw-eu', 'default'), ('oro-all', 'fedramp'),
+        ('oro-us', 'us'), ('arw', 'eu'), ('orw-all', 'eu'), ('orw-eu', 'eu'))]
     aws_crossing = {('orw-default', 'eu', 'get_object', 'data'), ('oro-eu', 'fedramp', 'get_object', 'data'),
-                    ('orw-fedramp', 'default', 'put_object', 'data'), ('orw-eu', 'default', 'get_object', 'euonly'),
-                    ('arw', 'fedramp', 'get_object', 'euonly'), ('arw', 'eu', 'get_object', 'euonly')}
+                    ('orw-fedramp', 'us', 'put_object', 'data'), ('orw-eu', 'default', 'get_object', 'euonly'),
+                    ('arw', 'us', 'get_object', 'euonly'), ('arw', 'eu', 'get_object', 'euonly')}
     assert aws_crossing <= set(crossing)
     for case in crossing:
         tok_id, j, op, bucket = case
@@ -451,6 +459,13 @@ def test_token_permission_matrix(cf, run_playbook, clients, tmp_path):
     entry = one('orw-default', operation='GetObject', jurisdiction='eu', bucket='data')
     assert (entry['decision'], entry['error_code']) == ('deny', 'AccessDenied')
     assert 'does not allow GetObject in eu/data' in entry['reason']
+    # us: a token scoped to us/data writes there, and its twin of the default jurisdiction does not.
+    assert one('orw-us', operation='PutObject', jurisdiction='us', bucket='data', decision='allow')['reason'] == \
+        'signature ok; object_read_write allows PutObject in us/data'
+    entry = one('orw-us', operation='GetObject', jurisdiction='default', bucket='data')
+    assert (entry['decision'], entry['error_code']) == ('deny', 'AccessDenied')
+    entry = one('arw', operation='CreateBucket', jurisdiction='us')
+    assert (entry['decision'], entry['status']) == ('allow', 200)
     entry = one('orw-eu', operation='GetObject', jurisdiction='default', bucket='euonly')
     assert (entry['status'], entry['reason']) == (404, "NoSuchBucket: no bucket 'euonly' in jurisdiction default")
     # Each client's requests are in the log: rclone lists before it reads; s3cmd lists with V1.
@@ -514,6 +529,8 @@ def test_temporary_credentials(cf, run_playbook, clients, tmp_path):
            'default/data' in reasons
     assert 'AccessDenied: temp-local object_read_only credential (parent: admin_read_write) does not allow ' \
            'PutObject in fedramp/data' in reasons
+    assert 'signature ok; temp-local object_read_write credential (parent: admin_read_write) allows PutObject in ' \
+           'us/data' in reasons
     assert "AccessDenied: key 'seed/readme.txt' is outside the credential's prefixes/objects" in reasons
     assert "AccessDenied: listing prefix 'seed/' is outside the credential's prefixes" in reasons
     assert "AccessDenied: the JWT 'actions' do not include ListObjectsV2" in reasons
@@ -583,7 +600,7 @@ def test_rotate_then_delete(cf, run_playbook, clients, tmp_path):
     tokens = [TOKEN['arw'], TOKEN['orw-eu'], Token('oro-user', 'object_read_only', owner='user')]
     temps = [Temp('r-api', 'arw', 'api', 'default', 'object_read_only'),
              Temp('r-local', 'orw-eu', 'local', 'eu', 'object_read_write')]
-    home = {'arw': 'default', 'orw-eu': 'eu', 'oro-user': 'fedramp'}
+    home = {'arw': 'default', 'orw-eu': 'eu', 'oro-user': 'us'}
     pair, every = ('awscli', 'boto3'), ('awscli', 'boto3', 'rclone', 's3cmd')
     seen, failures = [], []
 

@@ -11,6 +11,12 @@ masking cannot be garbled by a short one.
   r2_token, r2_credential_set and r2_temp_credentials too; then the good token through a closed loopback port and
   through connection resets. What every task registered is checked as well (the messages, and that each host
   sent its value unchanged).
+- the same run, at -vvvv, first takes the good token through the life of a credential (play 0 of
+  ``secret_leaks.yml``; the tokens seeded, then revoked, expired, disabled or aged through the emulator's admin
+  API): r2_token replaces a token Cloudflare revoked (exposed) and disables the new one; r2_credential_set rotates
+  a token on its schedule (``rotate_after``), reissues an expired and a disabled one and mints again from the
+  rotated one, then finishes the rotation; r2_token_info reports them. Every secret the emulator issued (token
+  values, their S3 secrets, temporary credentials) and the seeded tokens' values are scanned for too.
 - the provision playbook with a hostile ``provision_api_token`` (or CLOUDFLARE_API_TOKEN), one run per value (the
   role reads one token per run); at -vvvv also the good token through a closed port, and a run that succeeds.
 
@@ -182,6 +188,60 @@ ALL_MODULES_CASES = ('nl', 'nul', 'non_ascii', 'quote_backslash')
 # at -vvvv (more output, same code paths) the values whose escaped forms differ most, and the transport play
 VVVV_CASES = ('nl', 'nul', 'ansi', 'non_ascii', 'quote_backslash', 'env_cr')
 ALL_MODULES_CASES_VVVV = ('nl', 'quote_backslash')
+# What play 0 (the life of a credential, at -vvvv) must have done, as it registered it (no secret in it).
+LIFECYCLE_EXPECTED = {
+    'failed': [],
+    'set_check': {'summary': {'rotation_started': 1, 'reissued': 2, 'minted': 1}, 'due': ['leak-life-a']},
+    'set_rotated': {'summary': {'rotation_started': 1, 'reissued': 2, 'minted': 1}, 'due': ['leak-life-a'],
+                    'replaced': ['disabled', 'expired']},
+    'set_finished': {'summary': {'rotation_finished': 1, 'unchanged': 2, 'kept': 1}, 'changed': True},
+    'info': ['leak-life-a', 'leak-life-b', 'leak-life-c', 'leak-life-token'],
+}
+# the values and S3 secrets of 4 tokens (r2_token reissued 1; r2_credential_set made 1 rotation's new token and
+# reissued 2) and 1 temporary credential (secret and session token)
+LIFECYCLE_SECRETS_MIN = 2 * 4 + 2
+LIFE_BUCKET = 'leak-life'
+# Workers R2 Storage Bucket Item Read and Write (reference section 2)
+LIFE_GROUPS = {'object_read_only': '6a018a9f2fc74eb6b293b0c548f38b39',
+               'object_read_write': '2efd5506f9c8494dacb1fa10a3e7d5b6'}
+
+
+def seed_lifecycle(cf):
+    """The tokens of play 0, made and then killed or aged the way Cloudflare would: {key: token id} for the play,
+    and the seeded values (never issued through the API, scanned for as well)."""
+    cf.create_bucket(LIFE_BUCKET)
+
+    def seed(name, permission):
+        return cf.seed_token(owner='account', name=name, policies=[{
+            'effect': 'allow', 'permission_groups': [{'id': LIFE_GROUPS[permission]}],
+            'resources': {'com.cloudflare.edge.r2.bucket.%s_default_%s' % (cf.account_id, LIFE_BUCKET): '*'}}])
+    seeded = {'token': seed('leak-life-token', 'object_read_only')}
+    for key in ('a', 'b', 'c'):
+        seeded[key] = seed('leak-life-' + key, 'object_read_write')
+    cf.revoke_token(seeded['token']['id'])        # found in public: revoked (exposed)
+    cf.patch_token(seeded['a']['id'], issued_on='2025-06-01T00:00:00Z', modified_on='2025-06-01T00:00:00Z')
+    cf.expire_token(seeded['b']['id'])
+    cf.patch_token(seeded['c']['id'], status='disabled')
+    return (dict((key, token['id']) for key, token in seeded.items()),
+            dict(('seeded %s' % key, forms(token['value'], token['value'])) for key, token in seeded.items()))
+
+
+def check_lifecycle(problems, lifecycle, revoked_id):
+    """What play 0 did: r2_token reissued the revoked token and disabled it; r2_credential_set listed and started
+    the due rotation, reissued the expired and the disabled token, minted again, then finished the rotation."""
+    if not isinstance(lifecycle, dict):
+        problems.append('lifecycle: play 0 left no result')
+        return
+    for key, expected in LIFECYCLE_EXPECTED.items():
+        got = lifecycle.get(key)
+        if key == 'info':
+            got = sorted(got or [])
+        if got != expected:
+            problems.append('lifecycle %s: %r, expected %r' % (key, got, expected))
+    token = lifecycle.get('token') or {}
+    if (token.get('predicted'), token.get('predicted_id'), token.get('reissued'), token.get('disabled')) != (
+            'reissued', None, 'reissued', 'disabled') or token.get('reissued_id') in (None, revoked_id):
+        problems.append('lifecycle token: %r' % token)
 
 
 @pytest.mark.parametrize('verbosity', [0, 4], ids=['default', 'vvvv'])
@@ -196,14 +256,22 @@ def test_hostile_api_tokens_and_transport_failures_never_reach_output(cf, run_pl
     write_hostile_vars(vars_file, values)
     result_file = tmp_path / 'results.json'
     log_path = tmp_path / 'ansible.log'
+    lifecycle = bool(verbosity)
+    life_ids = {}
+    if lifecycle:
+        life_ids, seeded_forms = seed_lifecycle(cf)
+        secret_forms.update(seeded_forms)
     cf.reset_stats()
     result = run_playbook(
         'secret_leaks.yml', direct=True, verbosity=verbosity, timeout=300,
         args=['-i', str(case_inventory(tmp_path / 'cases.yml', values, ALL_MODULES_CASES_VVVV if verbosity
                                        else ALL_MODULES_CASES)), '--forks', '8'],
         extra_vars={'hostile_vars_file': str(vars_file), 'result_file': str(result_file), 'good_token': good,
-                    'closed_port': closed_port()},
+                    'closed_port': closed_port(), 'lifecycle': lifecycle, 'life_ids': life_ids},
         env={'ANSIBLE_LOG_PATH': str(log_path), 'CLOUDFLARE_API_TOKEN': values['env_cr'][0]})
+    # every secret the emulator issued in play 0 (reissued, rotated, minted): in no output either
+    issued = cf.issued_secrets()
+    secret_forms.update(('issued secret %d' % i, forms(v, v)) for i, v in enumerate(issued))
     leaks = find_leaks(outputs_of(result, log_path), secret_forms)
     registered = json.loads(result_file.read_text()) if result_file.exists() else {}
     # what the modules' and the lookup's own results carry (written to files, not output): also no form
@@ -215,8 +283,15 @@ def test_hostile_api_tokens_and_transport_failures_never_reach_output(cf, run_pl
     if result.rc != 0:
         problems.append('the run failed (rc=%s): a task not allowed to fail did:\n%s' % (
             result.rc, mask(result.output[-3000:], secret_forms)))
-    if sorted(registered) != sorted(list(values) + ['transport']):
+    if sorted(registered) != sorted(list(values) + ['transport'] + (['lifecycle'] if lifecycle else [])):
         problems.append('results written: %s' % sorted(registered))
+    if lifecycle:
+        check_lifecycle(problems, registered.get('lifecycle'), life_ids['token'])
+        if len(issued) < LIFECYCLE_SECRETS_MIN:
+            problems.append('lifecycle: the emulator issued %d secrets, expected at least %d (the scan looked for '
+                            'too little)' % (len(issued), LIFECYCLE_SECRETS_MIN))
+    elif issued:
+        problems.append('the emulator issued %d secrets in a run with no lifecycle play' % len(issued))
     for name, (value, dummy) in values.items():
         data = registered.get(name)
         if data is None:

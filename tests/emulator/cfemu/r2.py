@@ -24,16 +24,15 @@ import secrets
 import threading
 import urllib.parse
 
-from .state import (BUCKET_KEY, E_FORBIDDEN, GROUPS_BY_ID, SCOPE_ACCOUNT, SCOPE_BUCKET, ApiError,
+from .state import (BUCKET_KEY, E_FORBIDDEN, GROUPS_BY_ID, JURISDICTIONS, SCOPE_ACCOUNT, SCOPE_BUCKET, ApiError,
                     invalid, success)
-
-JURISDICTIONS = ("default", "eu", "fedramp")  # REF §5
 PERMISSIONS = ("admin-read-write", "admin-read-only", "object-read-write", "object-read-only")  # REF §4
 LOCATIONS = ("apac", "eeur", "enam", "weur", "wnam", "oc")  # schema r2_bucket_location
 STORAGE_CLASSES = ("Standard", "InfrequentAccess")
 # Where a bucket lands when the caller gives no location hint.  Cloudflare picks
-# one near the caller; these are fixed, so that tests can rely on them.
-DEFAULT_LOCATION = {"default": "enam", "eu": "weur", "fedramp": "enam"}
+# one near the caller; these are fixed, so that tests can rely on them: weur for
+# eu, enam for every other jurisdiction.
+DEFAULT_LOCATION = {"eu": "weur"}
 MAX_TTL = 604800  # schema r2_temp_access_creds_request.ttlSeconds maximum (7 days)
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")  # REF §6: 3-63 chars, 63 not the schema's 64
 
@@ -163,7 +162,7 @@ class R2:
         """Record a bucket that now exists in the jurisdiction's moto backend."""
         with self.bucket_lock:
             meta = {"name": name, "creation_date": fmt_ms(self.state.clock()),
-                    "location": location or DEFAULT_LOCATION[jurisdiction],
+                    "location": location or DEFAULT_LOCATION.get(jurisdiction, "enam"),
                     "storage_class": storage_class or "Standard", "jurisdiction": jurisdiction}
             self.buckets[jurisdiction][name] = meta
             return dict(meta)
@@ -320,7 +319,7 @@ class R2:
         if parent is None or (parent["owner"] == "account" and parent["account_id"] != state.account_id):
             raise invalid(f"parentAccessKeyId: no API token with id {parent_id} in this account")
         now = state.clock()
-        if state._status(parent) != "active" or (parent["not_before"] or 0) > now:  # pylint: disable=protected-access
+        if state.status(parent) != "active" or (parent["not_before"] or 0) > now:
             raise invalid(f"parentAccessKeyId: token {parent_id} is not active")
         wanted = CAPS[permission]
         scopes = {j: token_access(state.account_id, parent, j, bucket) for j in JURISDICTIONS}

@@ -1,6 +1,6 @@
 """The S3 gateway: R2's S3 authentication and authorization, in front of moto.
 
-There is one gateway per jurisdiction (default, eu, fedramp), each on its own
+There is one gateway per jurisdiction (state.JURISDICTIONS), each on its own
 loopback port, the way R2 has one endpoint per jurisdiction (REF §5).  A
 request goes through these steps:
 
@@ -36,7 +36,7 @@ from .r2 import CAPS, LOCATIONS, label, token_access, valid_bucket_name
 from .s3auth import (CHECKSUMS, HEX64, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER,
                      STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, S3Error, decode_aws_chunked, denied, expired,
                      expected_signature, invalid_token, jwt_claims, not_implemented, parse_authorization,
-                     session_jwt, signing_key)
+                     session_jwt, signing_key, unauthorized)
 
 SKEW_SECONDS = 15 * 60  # the maximum request-time skew of S3 (and R2)
 
@@ -145,13 +145,15 @@ def _principal(kind, access_key_id, token, secret, **temp):
 
 
 def _token_problem(state, tok, client_ip):
-    """Why an API token cannot be used now (REF §3: expiry, not_before, IP condition), or None."""
-    now = state.clock()
-    if tok["status"] == "disabled":
-        return "disabled", f"token {tok['id']} is disabled"
-    if tok["expires_on"] is not None and tok["expires_on"] <= now:
-        return "expired", f"token {tok['id']} expired"
-    if tok["not_before"] is not None and tok["not_before"] > now:
+    """Why an API token cannot be used now, or None (REF §3: status, expiry, not_before, IP condition).
+
+    ("dead", ...) for a token that is disabled, expired or revoked (exposed) (REF §8): it can
+    never authenticate again as it is.  ("not_before" | "ip", ...) for a live token used too early
+    or from the wrong place."""
+    status = state.status(tok)
+    if status != "active":
+        return "dead", f"token {tok['id']} is {status}"
+    if tok["not_before"] is not None and tok["not_before"] > state.clock():
         return "not_before", f"token {tok['id']} is not valid before its not_before"
     if not state._ip_allowed(tok["condition"], client_ip):  # pylint: disable=protected-access
         return "ip", f"token {tok['id']} cannot be used from location {client_ip}"
@@ -270,6 +272,9 @@ class S3Gateway:
                           reason=f"SignatureDoesNotMatch: {what} does not verify")
         with state.lock:
             self._check_validity(principal, req)
+            if principal.kind != "temp-api":
+                # The access key id is the token's own id (a token, or a JWT signed with its secret).
+                state.mark_used(principal.token)
         return principal, auth, amz_date
 
     def _credential(self, access_key_id, session, entry):
@@ -313,8 +318,9 @@ class S3Gateway:
             problem = _token_problem(state, p.token, req.client_ip)
             if problem is None:
                 return
-            if problem[0] == "expired":
-                raise expired(problem[1])
+            if problem[0] == "dead":
+                # R2's answer for credentials that are not valid (REF §4 "R2 S3 error codes": 401, 10002).
+                raise unauthorized(problem[1])
             raise denied(problem[1])
         if p.kind == "temp-api":
             rec = p.record

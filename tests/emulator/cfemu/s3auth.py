@@ -60,6 +60,11 @@ def denied(reason):
     return S3Error(403, "AccessDenied", f"Access Denied ({reason})", reason=f"AccessDenied: {reason}")
 
 
+def unauthorized(reason):
+    """401 Unauthorized, R2's code 10002 for missing or invalid credentials (REF §4 error codes)."""
+    return S3Error(401, "Unauthorized", f"Unauthorized ({reason})", reason=f"Unauthorized: {reason}")
+
+
 def invalid_token(reason):
     return S3Error(403, "InvalidToken", "The provided token is malformed or otherwise invalid.",
                    reason=f"InvalidToken: {reason}")

@@ -7,6 +7,7 @@ proxy mode may or may not keep the base path.  The admin API lives under
 started and stopped by the Emulator handle; see s3.py and backends.py.
 """
 
+import functools
 import http
 import io
 import ipaddress
@@ -22,8 +23,7 @@ import urllib.parse
 
 from .backends import BackendError, MotoGroup
 from .httpserver import LoopbackHandler, serve
-from .r2 import JURISDICTIONS
-from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, MSG_RATE_LIMITED, ApiError, State, failure
+from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, JURISDICTIONS, MSG_RATE_LIMITED, ApiError, State, failure
 
 API_PREFIX = "/client/v4"
 ADMIN_PREFIX = "/__emulator"
@@ -200,13 +200,19 @@ class _Handler(LoopbackHandler):
             ("POST", "/buckets"): lambda: state.r2.admin_create_bucket(data),
         }
         func = table.get((self.command, sub))
+        # One token: POST /tokens/{id}/revoke, POST /tokens/{id}/expire, PATCH /tokens/{id}.
+        m = re.fullmatch(r"/tokens/([0-9a-f]{32})(/revoke|/expire)?", sub)
+        if func is None and m:
+            action = {"/revoke": "revoke", "/expire": "expire", None: "patch"}[m.group(2)]
+            if self.command == ("PATCH" if action == "patch" else "POST"):
+                func = functools.partial(state.admin_token, m.group(1), action, data)
         if func is None:
-            known = any(entry[1] == sub for entry in table)
+            known = bool(m) or any(entry[1] == sub for entry in table)
             return self._send(405 if known else 404, {"error": f"no admin endpoint {self.command} {sub}"})
         try:
             return self._send(200, func())
         except ApiError as err:
-            return self._send(400, {"error": err.errors[0]["message"]})
+            return self._send(404 if err.status == 404 else 400, {"error": err.errors[0]["message"]})
         except (TypeError, ValueError, re.error) as err:
             return self._send(400, {"error": str(err)})
         except (BackendError, RuntimeError, OSError) as err:  # a moto backend failed
@@ -299,7 +305,7 @@ class Emulator:
 
     @property
     def s3_endpoints(self):
-        """{"default": "http://127.0.0.1:P1", "eu": ..., "fedramp": ...}; empty with s3=False."""
+        """{jurisdiction: "http://127.0.0.1:P"} for every one of JURISDICTIONS; empty with s3=False."""
         return {j: g.url for j, g in self.gateways.items()}
 
     def info(self):

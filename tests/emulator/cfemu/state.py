@@ -34,6 +34,7 @@ E_FORBIDDEN = 9109  # 403 "Unauthorized to access requested resource"
 E_VALIDATION = 1001  # 400, message names the offending field
 E_QUOTA = 1002  # 400, token quota reached (REF §6)
 E_NOT_FOUND = 1003  # 404 "Token not found"
+E_REVOKED = 1004  # 400, the token was revoked (exposed): no update, no roll
 # Gateway-level errors: 10000 + HTTP status (10429, 10500, ...).  The real
 # rate-limit code is 971, below the schema's `minimum: 1000` for error codes.
 E_GATEWAY_BASE = 10000
@@ -44,6 +45,17 @@ SCOPE_ZONE = "com.cloudflare.api.account.zone"
 SCOPE_USER = "com.cloudflare.api.user"
 SCOPE_BUCKET = "com.cloudflare.edge.r2.bucket"
 
+# R2 jurisdictions (REF §5): the one list of the emulator.  Each has its own
+# S3 gateway and moto server, its bucket resource keys and its header value.
+JURISDICTIONS = ("default", "eu", "fedramp", "us")
+
+# Token statuses (REF §8).  A client may set only the first two; Cloudflare
+# reports "expired" (derived from expires_on) and "revoked (exposed)" (secret
+# scanning found the value in public).  Stored: active, disabled or revoked.
+SETTABLE_STATUSES = ("active", "disabled")
+REVOKED = "revoked (exposed)"
+STORED_STATUSES = SETTABLE_STATUSES + (REVOKED,)
+
 # (id, name, scope, permissions used by this emulator's checks).
 # R2 ids and names: REF §2.  The API-token group ids are emulator-chosen
 # (md5 of "cfemu:<name>"); clients must resolve groups by name.  The Zone Read
@@ -51,6 +63,10 @@ SCOPE_BUCKET = "com.cloudflare.edge.r2.bucket"
 GROUPS = [
     ("bf7481a1826f439697cb59a20b22293e", "Workers R2 Storage Write", SCOPE_ACCOUNT, {"r2.read", "r2.write"}),
     ("b4992e1108244f5d8bfbd5744320c2e1", "Workers R2 Storage Read", SCOPE_ACCOUNT, {"r2.read"}),
+    # The Admin levels' catalog half (REF §2); no S3 or bucket-API right of its own.
+    ("d229766a2f7f4d299f20eaa8c9b1fde9", "Workers R2 Data Catalog Write", SCOPE_ACCOUNT,
+     {"r2.catalog.read", "r2.catalog.write"}),
+    ("45db74139a62490b9b60eb7c4f34994b", "Workers R2 Data Catalog Read", SCOPE_ACCOUNT, {"r2.catalog.read"}),
     ("2efd5506f9c8494dacb1fa10a3e7d5b6", "Workers R2 Storage Bucket Item Write", SCOPE_BUCKET, {"r2.object.read", "r2.object.write"}),
     ("6a018a9f2fc74eb6b293b0c548f38b39", "Workers R2 Storage Bucket Item Read", SCOPE_BUCKET, {"r2.object.read"}),
     ("54077dd2c8ec9d45dfae13d662944d08", "API Tokens Write", SCOPE_USER, {"user_tokens.read", "user_tokens.write"}),
@@ -67,7 +83,10 @@ QUOTA = {"user": 50, "account": 500}  # REF §6 (since 2025-03-04)
 VALUE_PREFIX = {"user": "cfut_", "account": "cfat_"}  # REF §1 token formats
 HEX32 = re.compile(r"[0-9a-f]{32}")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.I)
-BUCKET_KEY = re.compile(r"([0-9a-f]{32})_(default|eu|fedramp)_([a-z0-9][a-z0-9-]{1,61}[a-z0-9])")
+BUCKET_KEY = re.compile(r"([0-9a-f]{32})_(" + "|".join(JURISDICTIONS) + r")_([a-z0-9][a-z0-9-]{1,61}[a-z0-9])")
+SEED_FIELDS = frozenset({"owner", "name", "policies", "status", "expires_on", "not_before", "condition", "count",
+                         "issued_on", "modified_on", "last_used_on"})
+ADMIN_PATCH_FIELDS = frozenset({"status", "expires_on", "issued_on", "modified_on", "last_used_on"})
 FAULT_ACTIONS = ("429", "500", "502", "503", "504", "timeout", "reset", "malformed")
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH")
 
@@ -215,19 +234,27 @@ class State:
             return {"remaining": len(self.tokens)}
 
     def seed(self, spec):
-        """Create tokens directly: no quota, past expiry allowed, policies optional."""
+        """Create tokens directly: no quota, policies optional, dates in the past, any stored status.
+
+        Fields: SEED_FIELDS.  status: active, disabled or "revoked (exposed)";
+        an expired token is seeded with expires_on in the past.  issued_on,
+        modified_on and last_used_on set the bookkeeping dates (modified_on
+        defaults to issued_on, last_used_on to null)."""
         with self.lock:
+            unknown = sorted(set(spec) - SEED_FIELDS)
+            if unknown:
+                raise invalid(f"{unknown[0]}: not a seed field (known: {', '.join(sorted(SEED_FIELDS))})")
             owner = spec.get("owner", "user")
             if owner not in QUOTA:
                 raise invalid("owner: must be 'user' or 'account'")
             count = spec.get("count", 1)
             if not isinstance(count, int) or not 1 <= count <= 1000:
                 raise invalid("count: must be an integer from 1 to 1000")
-            body = dict(spec, name=spec.get("name", "seeded token"), policies=spec.get("policies", []))
+            body = {k: spec[k] for k in ("condition", "expires_on", "not_before") if k in spec}
+            body.update(name=spec.get("name", "seeded token"), policies=spec.get("policies", []))
             fields = self._validate(body, owner, seed=True)
-            fields["status"] = spec.get("status", "active")
-            if fields["status"] not in ("active", "disabled"):
-                raise invalid("status: must be 'active' or 'disabled'")
+            fields["status"] = self._stored_status(spec.get("status", "active"))
+            dates = self._bookkeeping(spec)
             out = []
             for i in range(count):
                 f = copy.deepcopy(fields)
@@ -235,8 +262,70 @@ class State:
                     f["name"] = f"{f['name']}-{i + 1}"
                 value = new_value(owner)
                 tok = self._store(owner, self.account_id if owner == "account" else None, f, value)
+                tok.update(dates)
                 out.append(dict(self.render(tok), value=value, owner=owner))
             return out[0] if count == 1 else out
+
+    @staticmethod
+    def _stored_status(status):
+        if status not in STORED_STATUSES:
+            raise invalid("status: must be 'active', 'disabled' or 'revoked (exposed)' "
+                          "(a token is expired when its expires_on has passed)")
+        return status
+
+    def _bookkeeping(self, data, tok=None):
+        """issued_on, modified_on and last_used_on from a seed (tok None) or an admin patch of tok.
+
+        RFC 3339, not in the future, and consistent: neither a modification nor a use before the issue."""
+        now = int(self.clock())
+        given = {}
+        for key in ("issued_on", "modified_on", "last_used_on"):
+            if key in data:
+                raw = data[key]
+                given[key] = None if raw is None and key == "last_used_on" else parse_time(raw, key)
+                if given[key] is not None and given[key] > now:
+                    raise invalid(f"{key}: must not be later than now ({fmt_time(now)})")
+        issued = given.get("issued_on", tok["issued_on"] if tok else now)
+        dates = {"issued_on": issued,
+                 "modified_on": given.get("modified_on", tok["modified_on"] if tok else issued),
+                 "last_used_on": given.get("last_used_on", tok["last_used_on"] if tok else None)}
+        if dates["modified_on"] < issued:
+            raise invalid("modified_on: must not be earlier than issued_on")
+        if dates["last_used_on"] is not None and dates["last_used_on"] < issued:
+            raise invalid("last_used_on: must not be earlier than issued_on")
+        return dates
+
+    def admin_token(self, token_id, action, data):
+        """Act on one token the way Cloudflare does on its own (admin API).
+
+        revoke: secret scanning found the value in public -> "revoked (exposed)".
+        expire: expires_on becomes now, so the token is expired from now on.
+        patch:  set any of ADMIN_PATCH_FIELDS (status as in seed; expires_on may lie in the past or be null)."""
+        with self.lock:
+            tok = self.tokens.get(token_id)
+            if tok is None:
+                raise ApiError(404, E_NOT_FOUND, f"no token {token_id}")
+            if action == "revoke":
+                tok["status"] = REVOKED
+            elif action == "expire":
+                tok["expires_on"] = int(self.clock())
+            else:
+                unknown = sorted(set(data) - ADMIN_PATCH_FIELDS)
+                if unknown:
+                    raise invalid(f"{unknown[0]}: not a patch field (known: {', '.join(sorted(ADMIN_PATCH_FIELDS))})")
+                changes = self._bookkeeping(data, tok)
+                if "status" in data:
+                    changes["status"] = self._stored_status(data["status"])
+                if "expires_on" in data:
+                    changes["expires_on"] = None if data["expires_on"] is None else parse_time(
+                        data["expires_on"], "expires_on")
+                tok.update(changes)
+            return dict(self.render(tok), owner=tok["owner"], account_id=tok["account_id"])
+
+    def mark_used(self, tok):
+        """last_used_on = now: every authenticated API call and S3 request of the token."""
+        with self.lock:
+            tok["last_used_on"] = int(self.clock())
 
     # --- request log and faults (admin API, server.py) ----------------------
     def log_begin(self, method, path):
@@ -330,13 +419,15 @@ class State:
         self.by_hash.pop(tok["hash"], None)
         self.rate.pop(token_id, None)
 
-    def _status(self, tok):
+    def status(self, tok):
+        """The status the API reports: the stored one (active, disabled, revoked (exposed)), or
+        expired for an active token whose expires_on has passed (REF §8)."""
         expired = tok["expires_on"] is not None and tok["expires_on"] <= self.clock()
         return "expired" if tok["status"] == "active" and expired else tok["status"]
 
     def render(self, tok):
         """Token as the API shows it: never the value; unset date-times omitted."""
-        out = {"id": tok["id"], "name": tok["name"], "status": self._status(tok),
+        out = {"id": tok["id"], "name": tok["name"], "status": self.status(tok),
                "issued_on": fmt_time(tok["issued_on"]), "modified_on": fmt_time(tok["modified_on"]),
                "last_used_on": fmt_time(tok["last_used_on"]) if tok["last_used_on"] is not None else None}
         for key in ("expires_on", "not_before"):
@@ -354,7 +445,7 @@ class State:
         return sorted(tokens, key=lambda t: (t["issued_on"], t["seq"]), reverse=desc)
 
     # --- validation -----------------------------------------------------------
-    def _validate(self, data, owner, update=False, seed=False):
+    def _validate(self, data, owner, update=False, seed=False, current=None):
         if not isinstance(data, dict):
             raise invalid("request body must be a JSON object")
         name = data.get("name")
@@ -366,7 +457,9 @@ class State:
             raw = data.get(key)
             fields[key] = None if raw is None else parse_time(raw, key)
         exp, nbf = fields["expires_on"], fields["not_before"]
-        if exp is not None and not seed and exp <= self.clock():
+        # A PUT may send back the past expires_on of an expired token (to rename or disable it);
+        # a new date must lie in the future (Cloudflare documents neither case).
+        if exp is not None and not seed and exp <= self.clock() and not (current and exp == current["expires_on"]):
             raise invalid("expires_on: must be in the future")
         if exp is not None and nbf is not None and exp <= nbf:
             raise invalid("expires_on: must be later than not_before")
@@ -374,8 +467,9 @@ class State:
             # PUT replaces the token; an absent status keeps the current one
             # (Cloudflare does not document this case).
             fields["status"] = data.get("status")
-            if fields["status"] not in (None, "active", "disabled"):
-                raise invalid("status: must be 'active' or 'disabled'")
+            if fields["status"] is not None and fields["status"] not in SETTABLE_STATUSES:
+                raise invalid("status: must be 'active' or 'disabled' ('expired' and 'revoked (exposed)' "
+                              "are reported by Cloudflare, never set)")
         return fields
 
     def _policies(self, policies, owner, allow_empty=False):
@@ -493,12 +587,12 @@ class State:
                            (E_AUTH_FORMAT, "Invalid format for Authorization header"))
         tok = self.tokens.get(self.by_hash.get(digest(m.group(1))))
         now = self.clock()
-        if (tok is None or self._status(tok) != "active"
+        if (tok is None or self.status(tok) != "active"
                 or (tok["not_before"] is not None and tok["not_before"] > now)):
             raise ApiError(401, E_INVALID_TOKEN, "Invalid API Token")
         if not self._ip_allowed(tok["condition"], client_ip):
             raise ApiError(403, E_FORBIDDEN, f"Cannot use the access token from location: {client_ip}")
-        tok["last_used_on"] = int(now)
+        self.mark_used(tok)
         return tok
 
     @staticmethod
@@ -594,11 +688,18 @@ class State:
             raise ApiError(404, E_NOT_FOUND, "Token not found")
         return tok
 
+    @staticmethod
+    def _not_revoked(target, what):
+        # REF §8: revoked (exposed) is final; neither a PUT nor a roll brings the token back.
+        if target["status"] == REVOKED:
+            raise ApiError(400, E_REVOKED, f"Token {target['id']} was revoked (exposed): its value was found in "
+                           f"public. A revoked token cannot be {what}; create a new token.")
+
     def _op_verify(self, scope, params, query, body, tok):
         # Each verify endpoint accepts only its own kind of token (REF §1 Verify).
         if tok["owner"] != scope or (scope == "account" and tok["account_id"] != params["account_id"]):
             raise ApiError(401, E_INVALID_TOKEN, "Invalid API Token")
-        result = {"id": tok["id"], "status": self._status(tok)}
+        result = {"id": tok["id"], "status": self.status(tok)}
         for key in ("expires_on", "not_before"):
             if tok[key] is not None:
                 result[key] = fmt_time(tok[key])
@@ -637,7 +738,7 @@ class State:
         inc = query.get("include_expired", ["false"])[0].lower()
         if inc not in ("true", "false", "1", "0"):
             raise invalid("include_expired: must be true or false")
-        toks = [t for t in self._owned(scope, params) if inc in ("true", "1") or self._status(t) != "expired"]
+        toks = [t for t in self._owned(scope, params) if inc in ("true", "1") or self.status(t) != "expired"]
         toks = self._sorted(toks, desc=direction == "desc")
         chunk = toks[(page - 1) * per_page: page * per_page]
         return success([self.render(t) for t in chunk], result_info={
@@ -663,8 +764,9 @@ class State:
     def _op_update(self, scope, params, query, body, tok):
         self._require(tok, scope, params, write=True)
         target = self._find(scope, params)
+        self._not_revoked(target, "updated")
         data = self._json(body)
-        fields = self._validate(data, scope, update=True)
+        fields = self._validate(data, scope, update=True, current=target)
         # Keep policy ids the client echoes back; new policies get new ids.
         old_ids = {p["id"] for p in target["policies"]}
         for new, raw in zip(fields["policies"], data["policies"]):
@@ -684,8 +786,10 @@ class State:
     def _op_roll(self, scope, params, query, body, tok):
         self._require(tok, scope, params, write=True)
         target = self._find(scope, params)
+        self._not_revoked(target, "rolled")
         if not isinstance(self._json(body, required=False), dict):
             raise invalid("request body must be a JSON object")
+        # An expired token gets a new value and stays expired: expires_on is kept.
         # New secret, same id and policies; the old value dies now (REF §1 Roll).
         value = new_value(scope)
         self.by_hash.pop(target["hash"], None)

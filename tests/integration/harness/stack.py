@@ -122,8 +122,26 @@ class CloudflareStack:
         self._admin('DELETE', '/faults')
 
     def seed_token(self, **fields) -> dict:
-        """Create a token directly in the emulator; returns it with its ``value``."""
+        """Create a token directly in the emulator; returns it with its ``value``.
+
+        Fields (tests/emulator/README.md, admin API): ``owner`` (user|account), ``name``, ``policies``,
+        ``status`` (active|disabled|'revoked (exposed)'), ``expires_on`` (may be past: expired),
+        ``not_before``, ``condition``, ``issued_on``, ``modified_on``, ``last_used_on`` (RFC 3339),
+        ``count``.
+        """
         return self._admin('POST', '/tokens', fields)
+
+    def revoke_token(self, token_id: str) -> dict:
+        """What Cloudflare does to a leaked token: status ``revoked (exposed)``; returns the token."""
+        return self._admin('POST', '/tokens/%s/revoke' % token_id, {})
+
+    def expire_token(self, token_id: str) -> dict:
+        """Its ``expires_on`` becomes now: the token is ``expired`` from this moment; returns the token."""
+        return self._admin('POST', '/tokens/%s/expire' % token_id, {})
+
+    def patch_token(self, token_id: str, **fields) -> dict:
+        """Set ``status``, ``expires_on``, ``issued_on``, ``modified_on`` or ``last_used_on`` of a token."""
+        return self._admin('PATCH', '/tokens/%s' % token_id, fields)
 
     def create_bucket(self, name: str, jurisdiction: str = 'default') -> dict:
         """Create an R2 bucket directly in the emulator (and its S3 backend)."""
@@ -135,7 +153,7 @@ class CloudflareStack:
 
     @property
     def s3_endpoints(self) -> dict:
-        """``{jurisdiction: 'http://127.0.0.1:PORT'}``: the emulator's S3 listeners."""
+        """``{jurisdiction: 'http://127.0.0.1:PORT'}`` for default, eu, fedramp and us: the emulator's S3 listeners."""
         return self.info['s3_endpoints']
 
     def s3_requests(self) -> list:

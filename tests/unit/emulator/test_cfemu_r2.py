@@ -53,10 +53,18 @@ def test_duplicates_per_jurisdiction(client, emu):
     assert "already exists" in dup.json()["errors"][0]["message"]
     assert create_bucket(client, emu, "photos", "eu").status_code == 200  # another namespace
     assert create_bucket(client, emu, "photos", "fedramp").status_code == 200
+    us = create_bucket(client, emu, "photos", "us")  # REF §5: the fourth jurisdiction, since 2026-08-17
+    assert us.status_code == 200 and us.json()["result"]["jurisdiction"] == "us"
+    assert us.json()["result"]["location"] == "enam"
+    assert create_bucket(client, emu, "us-only", "us").status_code == 200
     for jurisdiction in ("default", "eu", "fedramp"):
         assert list_names(client, emu, jurisdiction)[0] == ["photos"]
-    bad = client.api("GET", buckets_path(emu), emu.bootstrap_token, headers={"cf-r2-jurisdiction": "us"})
-    assert bad.status_code == 400 and "cf-r2-jurisdiction" in bad.json()["errors"][0]["message"]
+    assert list_names(client, emu, "us")[0] == ["photos", "us-only"]
+    assert client.admin("GET", "/buckets").json() == {"default": ["photos"], "eu": ["photos"], "fedramp": ["photos"],
+                                                      "us": ["photos", "us-only"]}
+    for header in ("mars", "US", "usa"):
+        bad = client.api("GET", buckets_path(emu), emu.bootstrap_token, headers={"cf-r2-jurisdiction": header})
+        assert bad.status_code == 400 and "cf-r2-jurisdiction" in bad.json()["errors"][0]["message"]
 
 
 def test_list_pagination_and_filters(client, emu):
@@ -192,4 +200,9 @@ def test_api_and_s3_share_buckets(kit, s3emu, s3client):
     kit.admin_s3("fedramp").delete_bucket(Bucket="from-s3")
     assert list_names(s3client, s3emu, "fedramp")[0] == []
     assert create_bucket(s3client, s3emu, "from-api", "eu").status_code == 409
-    assert s3client.admin("GET", "/buckets").json() == {"default": [], "eu": ["from-api"], "fedramp": []}
+    kit.admin_s3("us").create_bucket(Bucket="from-s3")  # us: its own endpoint and namespace
+    assert list_names(s3client, s3emu, "us")[0] == ["from-s3"]
+    assert create_bucket(s3client, s3emu, "from-api", "us").status_code == 200
+    assert sorted(b["Name"] for b in kit.admin_s3("us").list_buckets()["Buckets"]) == ["from-api", "from-s3"]
+    assert s3client.admin("GET", "/buckets").json() == {"default": [], "eu": ["from-api"], "fedramp": [],
+                                                        "us": ["from-api", "from-s3"]}

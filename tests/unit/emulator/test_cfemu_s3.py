@@ -122,7 +122,13 @@ def test_same_name_in_two_jurisdictions_is_two_buckets(kit):
     assert default.get_object(Bucket="twin", Key="k")["Body"].read() == b"default"
     assert eu.get_object(Bucket="twin", Key="k")["Body"].read() == b"eu"
     assert outcome(lambda: kit.admin_s3("fedramp").head_bucket(Bucket="twin")) == "404"
-    assert kit.client.admin("GET", "/buckets").json() == {"default": ["twin"], "eu": ["twin"], "fedramp": []}
+    us = kit.admin_s3("us")
+    us.create_bucket(Bucket="twin")
+    us.put_object(Bucket="twin", Key="k", Body=b"us")
+    assert us.get_object(Bucket="twin", Key="k")["Body"].read() == b"us"
+    assert default.get_object(Bucket="twin", Key="k")["Body"].read() == b"default"
+    assert kit.client.admin("GET", "/buckets").json() == {"default": ["twin"], "eu": ["twin"], "fedramp": [],
+                                                          "us": ["twin"]}
 
 
 # --- token credentials: authentication failures --------------------------------------
@@ -154,9 +160,11 @@ def test_deleted_token_is_invalid_access_key(kit, s3emu):
 
 
 @pytest.mark.parametrize("seed,code,status", [
-    ({"expires_on": "2001-01-01T00:00:00Z"}, "ExpiredToken", 400),
+    # A dead token (disabled, expired, revoked (exposed)) is R2's invalid credential: 401 Unauthorized.
+    ({"expires_on": "2001-01-01T00:00:00Z"}, "Unauthorized", 401),
+    ({"status": "disabled"}, "Unauthorized", 401),
+    ({"status": "revoked (exposed)"}, "Unauthorized", 401),
     ({"not_before": "2099-01-01T00:00:00Z"}, "AccessDenied", 403),
-    ({"status": "disabled"}, "AccessDenied", 403),
     ({"condition": {"request_ip": {"not_in": ["127.0.0.1/32"]}}}, "AccessDenied", 403),
     ({"condition": {"request_ip": {"in": ["10.0.0.0/8"]}}}, "AccessDenied", 403),
     ({"condition": {"request_ip": {"in": ["127.0.0.0/8"]}}}, "ok", 200),
@@ -173,7 +181,8 @@ def test_token_expires_while_in_use(kit, s3emu):
     s3 = kit.token_s3(tok)
     assert outcome(s3.list_buckets) == "ok"
     s3emu.state.clock.advance(61)
-    assert outcome(s3.list_buckets) == "ExpiredToken"
+    assert outcome(s3.list_buckets) == "Unauthorized"
+    assert kit.last()["reason"] == f"Unauthorized: token {tok['id']} is expired"
 
 
 def _error(resp):
@@ -578,7 +587,7 @@ def test_reset_empties_buckets_and_backends(kit, s3emu):
     kit.token_s3(kit.token("admin-read-write"), "eu").list_buckets()
     assert kit.client.admin("GET", "/info").json()["s3_endpoints"] == s3emu.s3_endpoints
     assert kit.client.admin("POST", "/reset").ok
-    assert kit.client.admin("GET", "/buckets").json() == {"default": [], "eu": [], "fedramp": []}
+    assert kit.client.admin("GET", "/buckets").json() == {"default": [], "eu": [], "fedramp": [], "us": []}
     assert kit.admin_s3("eu").list_buckets()["Buckets"] == []
     kit.admin_s3("eu").create_bucket(Bucket="photos")  # moto really forgot it
     assert kit.admin_s3("eu").list_objects_v2(Bucket="photos")["KeyCount"] == 0
@@ -606,10 +615,11 @@ def _start_cli(tmp_path):
 def test_cli_s3_endpoints_and_no_orphans(tmp_path, kit, how):
     proc, info = _start_cli(tmp_path)
     try:
-        assert sorted(info["s3_endpoints"]) == ["default", "eu", "fedramp"]
+        assert sorted(info["s3_endpoints"]) == ["default", "eu", "fedramp", "us"]
         assert json.loads((tmp_path / "info.json").read_text())["s3_endpoints"] == info["s3_endpoints"]
         pids = list(info["s3_backend_pids"].values())
-        assert len(set(pids)) == 3 and all(_alive(p) for p in pids)
+        assert len(set(pids)) == 4 and all(_alive(p) for p in pids)
+        assert len(set(info["s3_endpoints"].values())) == 4
         secret = hashlib.sha256(info["bootstrap_token"].encode()).hexdigest()
         s3 = kit.s3("fedramp", info["bootstrap_token_id"], secret, endpoint_url=info["s3_endpoints"]["fedramp"])
         s3.create_bucket(Bucket="fed")

@@ -125,6 +125,19 @@ def test_all_response_kinds_validate(client, emu, spec):
                                                       "resources": acct(emu)}])["value"]
         call("GET", base, token=limited)  # 403
         call("GET", f"{base}/verify", token=limited)
+        # Observed statuses (REF §8): revoked (exposed) and expired, in GET, list, PUT and roll answers.
+        revoked = client.seed(owner=scope, status="revoked (exposed)", issued_on="2020-01-01T00:00:00Z",
+                              last_used_on="2020-06-01T00:00:00Z", policies=full["policies"])
+        expired = client.seed(owner=scope, expires_on="2021-01-01T00:00:00Z", policies=full["policies"])
+        assert call("GET", f"{base}/{revoked['id']}").json()["result"]["status"] == "revoked (exposed)"
+        assert call("GET", f"{base}/{expired['id']}").json()["result"]["status"] == "expired"
+        listed = call("GET", base, params={"include_expired": "true", "per_page": 50}).json()["result"]
+        assert {"revoked (exposed)", "expired", "active"} <= {t["status"] for t in listed}
+        assert call("PUT", f"{base}/{revoked['id']}", json=r2_body(emu)).status_code == 400
+        assert call("PUT", f"{base}/{revoked['id']}/value", json={}).status_code == 400
+        assert call("PUT", f"{base}/{expired['id']}", json=r2_body(emu, status="expired")).status_code == 400
+        assert call("PUT", f"{base}/{expired['id']}/value", json={}).status_code == 200
+        assert call("GET", f"{base}/verify", token=revoked["value"]).status_code == 401
     call("GET", f"/accounts/{'0' * 32}/tokens")  # 403
     client.admin("POST", "/faults", json={"faults": [{"route": "GET /user/tokens", "action": "429"},
                                                      {"route": "GET /user/tokens", "action": "502"}]})
@@ -170,7 +183,7 @@ def test_r2_responses_validate(client, emu, spec):
         seen.append((method, path, resp))
         return resp
 
-    for jurisdiction in (None, "default", "eu", "fedramp"):
+    for jurisdiction in (None, "default", "eu", "fedramp", "us"):
         assert call("POST", buckets, jurisdiction=jurisdiction,
                     json={"name": f"b-{jurisdiction or 'none'}"}).status_code in (200, 409)
     call("POST", buckets, jurisdiction="eu", json={"name": "hinted", "locationHint": "apac",
@@ -179,7 +192,7 @@ def test_r2_responses_validate(client, emu, spec):
     assert call("POST", buckets, json={"name": "Bad_Name"}).status_code == 400
     assert call("POST", buckets, json={"name": "ok-name", "locationHint": "mars"}).status_code == 400
     assert call("POST", buckets, data="{", headers={"Content-Type": "application/json"}).status_code == 400
-    for jurisdiction in ("default", "eu", "fedramp"):
+    for jurisdiction in ("default", "eu", "fedramp", "us"):
         body = call("GET", buckets, jurisdiction=jurisdiction).json()
         assert {b["jurisdiction"] for b in body["result"]["buckets"]} == {jurisdiction}
     first = call("GET", buckets, jurisdiction="eu", params={"per_page": 1}).json()
