@@ -248,7 +248,9 @@ def test_r2_token_shows_the_unknown_jurisdiction_warning_when_cloudflare_refuses
     """The warning is the user's hint that the jurisdiction may be a typo: a failed run must show it too."""
     fake.script.append(('POST', r'/tokens$', envelope(None, 400, errors=[
         {'code': 1001, 'message': 'invalid resource'}])))
-    outcome = run(r2_token, **dict(OBJ, jurisdiction='euu', check_buckets=False))
+    params = dict(OBJ)
+    params.update(jurisdiction='euu', check_buckets=False)
+    outcome = run(r2_token, **params)
     assert outcome.failed
     assert any("'euu'" in w for w in outcome.result.get('warnings') or []), outcome.result.get('warnings')
 
