@@ -14,7 +14,8 @@
 #                tests/integration so that its harness and fixtures are found
 #   build        ansible-galaxy collection build + install into an empty path,
 #                then tests/integration/playbooks/installed_smoke.yml through the harness
-# Every step runs even if an earlier one failed, unless --fail-fast.
+# Every step runs even if an earlier one failed, unless --fail-fast. With both sanity and lint, lint runs in
+# the background during sanity (its output is shown at its turn).
 # Exit status: 0 if every step passed.
 #
 # Env: R2_BUILD_DIR (stage location), R2_OPENAPI_SPEC (contract spec),
@@ -31,7 +32,7 @@ STEPS=()
 for arg in "$@"; do
     case "$arg" in
         --fail-fast) FAIL_FAST=1 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option: $arg" >&2; exit 2 ;;
         *)
             if [[ " ${ALL_STEPS[*]} " != *" $arg "* ]]; then
@@ -195,8 +196,26 @@ COLLECTIONS_ROOT="$(cat "$LOG_DIR/.collections_root")"
 for COLLECTION_DIR in "$COLLECTIONS_ROOT"/ansible_collections/*/*; do break; done
 export R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
 
+# lint alongside sanity when both run: each is mostly one process, and the machine has two cores. Its output is
+# kept in a file and shown, with its own duration, when the lint step's turn comes.
+LINT_PID=""
+if [[ " ${STEPS[*]} " == *" sanity "* && " ${STEPS[*]} " == *" lint "* ]]; then
+    ( t0="$(now)"; step_lint > "$LOG_DIR/lint-background.log" 2>&1; rc=$?
+      echo "(lint ran alongside sanity: $(elapsed "$t0" "$(now)")s)" >> "$LOG_DIR/lint-background.log"
+      exit "$rc" ) &
+    LINT_PID=$!
+fi
+step_lint_background() {
+    local rc=0
+    wait "$LINT_PID" || rc=$?
+    cat "$LOG_DIR/lint-background.log"
+    return "$rc"
+}
+
 for step in "${STEPS[@]}"; do
-    if ! run_step "$step" "step_$step" && [ "$FAIL_FAST" = 1 ]; then
+    fn="step_$step"
+    if [ "$step" = lint ] && [ -n "$LINT_PID" ]; then fn=step_lint_background; fi
+    if ! run_step "$step" "$fn" && [ "$FAIL_FAST" = 1 ]; then
         echo "--fail-fast: stopping after $step"
         break
     fi
