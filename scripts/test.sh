@@ -200,16 +200,21 @@ export R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT"
 # kept in a file and shown, with its own duration, when the lint step's turn comes.
 LINT_PID=""
 if [[ " ${STEPS[*]} " == *" sanity "* && " ${STEPS[*]} " == *" lint "* ]]; then
+    rm -f "$LOG_DIR/lint-background.rc"
     ( t0="$(now)"; step_lint > "$LOG_DIR/lint-background.log" 2>&1; rc=$?
       echo "(lint ran alongside sanity: $(elapsed "$t0" "$(now)")s)" >> "$LOG_DIR/lint-background.log"
-      exit "$rc" ) &
+      echo "$rc" > "$LOG_DIR/lint-background.rc" ) &
     LINT_PID=$!
 fi
+# run_step runs a step in a pipeline (a subshell), which cannot wait for the background job: it watches for the
+# exit status the job writes last.
 step_lint_background() {
-    local rc=0
-    wait "$LINT_PID" || rc=$?
+    while [ ! -s "$LOG_DIR/lint-background.rc" ]; do
+        kill -0 "$LINT_PID" 2>/dev/null || { sleep 1; [ -s "$LOG_DIR/lint-background.rc" ] || return 1; }
+        sleep 1
+    done
     cat "$LOG_DIR/lint-background.log"
-    return "$rc"
+    return "$(cat "$LOG_DIR/lint-background.rc")"
 }
 
 for step in "${STEPS[@]}"; do
