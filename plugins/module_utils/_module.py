@@ -40,7 +40,7 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 impo
 )
 
 
-_GOT_RE = re.compile(r'(got: )(.{%d,})$' % (_r2.SHOWN_MAX + 1), re.S)
+_GOT_RE = re.compile(r'(got: )(.{%d,})\Z' % (_r2.SHOWN_MAX + 1), re.S)
 
 
 class _AnsibleModule(AnsibleModule):

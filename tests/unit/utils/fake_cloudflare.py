@@ -86,6 +86,26 @@ class FakeSession:
         return self.cloudflare.handle(method, url, params or {}, json, dict(self.headers, **(headers or {})))
 
 
+def modules_use(monkeypatch, cloudflare):
+    """Make the collection's modules talk to ``cloudflare`` (a FakeCloudflare): every client a module builds with an
+    API token gets the fake's session; without a token the real client_from_options refuses as it would. The
+    environment's Cloudflare variables are cleared, and the module's exits are patched for run_module."""
+    from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
+    from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import patch_module_exits
+    real = _module.client_from_options
+
+    def client_from_options(options, log=None):
+        if not options.get('api_token'):
+            return real(options, log)
+        return _api.CloudflareClient(options['api_token'], api_url=options['api_url'], session=cloudflare.session(),
+                                     sleep=lambda s: None)
+    monkeypatch.setattr(_module, 'client_from_options', client_from_options)
+    patch_module_exits(monkeypatch)
+    monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
+    monkeypatch.delenv('CLOUDFLARE_ACCOUNT_ID', raising=False)
+    return cloudflare
+
+
 class FakeCloudflare:
     def __init__(self, account_id):
         self.account_id = account_id

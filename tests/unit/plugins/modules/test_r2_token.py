@@ -12,15 +12,13 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_token, r2_token_info
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import (
     message_of,
-    patch_module_exits,
     result_of,
     run_module,
 )
-from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, FakeCloudflare
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import GROUPS, FakeCloudflare, modules_use
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.hostile_text import HOSTILE, HOSTILE_IDS
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
@@ -33,18 +31,7 @@ def fake(monkeypatch):
     for jurisdiction, names in (('default', ('one', 'budget-a')), ('eu', ('backups', 'two')), ('fedramp', ('logs',))):
         for name in names:
             cloudflare.add_bucket(name, jurisdiction)
-
-    def client_from_options(options, log=None):
-        if not options.get('api_token'):
-            return real(options, log)
-        return _api.CloudflareClient(options['api_token'], api_url=options['api_url'], session=cloudflare.session(),
-                                     sleep=lambda s: None)
-    real = _module.client_from_options
-    monkeypatch.setattr(_module, 'client_from_options', client_from_options)
-    patch_module_exits(monkeypatch)
-    monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
-    monkeypatch.delenv('CLOUDFLARE_ACCOUNT_ID', raising=False)
-    return cloudflare
+    return modules_use(monkeypatch, cloudflare)
 
 
 def run(module, check=False, diff=False, **args):

@@ -11,15 +11,14 @@ import datetime
 import pytest
 import yaml
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module, _r2
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import r2_token_info
 from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.ansible_module import (
     message_of,
-    patch_module_exits,
     result_of,
     run_module,
 )
-from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare, modules_use
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 API_TOKEN = 'cfut_' + 'Pq3Ws5Ed7Rf9Tg1Yh3Uj5Ik7Ol9Za2Xs' + 'Cd4Vf6B'
@@ -28,15 +27,7 @@ DAY = 86400
 
 @pytest.fixture
 def fake(monkeypatch):
-    cloudflare = FakeCloudflare(ACCOUNT)
-
-    def client_from_options(options, log=None):
-        return _api.CloudflareClient(options['api_token'], api_url=options['api_url'], session=cloudflare.session(),
-                                     sleep=lambda s: None)
-    monkeypatch.setattr(_module, 'client_from_options', client_from_options)
-    patch_module_exits(monkeypatch)
-    monkeypatch.delenv('CLOUDFLARE_API_TOKEN', raising=False)
-    return cloudflare
+    return modules_use(monkeypatch, FakeCloudflare(ACCOUNT))
 
 
 def ago(seconds):
