@@ -22,7 +22,7 @@ __metaclass__ = type
 import datetime
 import time
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _buckets, _r2, _temporary
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _buckets, _module, _r2, _temporary
 
 NEXT_SUFFIX = _r2.NEXT_SUFFIX
 # Cloudflare's token quotas per owner; token_quota overrides.
@@ -481,21 +481,33 @@ def held_expiry(entry):
 
 
 class CredentialSet:
-    """r2_credential_set: every entry validated and every read done before the first write; one listing."""
+    """The entries of one account in an r2_credential_set run: every entry validated and every read done before
+    the first write; one listing. ``run_credential_sets`` runs one per account."""
 
-    def __init__(self, r2):
+    def __init__(self, r2, account_id=None, tokens=None, temporary=None, client=None, quota=None):
         self.r2 = r2
         self.params = r2.params
         self.check_mode = r2.check_mode
-        self.account_id = r2.account_id()
+        self.account_id = account_id or r2.account_id()
         self.owner = self.params['owner']
+        self.tokens = self.params['tokens'] or [] if tokens is None else tokens
+        self.temporary = self.params['temporary'] or [] if temporary is None else temporary
+        self.quota = quota
         self.results = {}
         self.failures = {}
         self._api_parent = None
         self.now = None
-        self.client = None
+        self.client = client
         self.buckets = None
         self.applier = None
+        self.store = None
+        self.listing = []
+        self.token_plans = []
+        self.temp_plans = []
+        self.specs = self.scopes = None
+        self.unreadable = None
+        # several accounts in the run: a read that fails fails this account's entries, not the run
+        self.isolated = False
 
     # -- reads ---------------------------------------------------------------
 
@@ -576,18 +588,27 @@ class CredentialSet:
                     if allowed is False:
                         raise _r2.R2ValueError('%s: %s' % (plan['label'], _temporary.temp_refusal_message(scope, held)))
 
-    def check_quota(self, listing, plans):
-        """Fail before any write when the run would take the account (or user) over its token quota."""
-        quota = self.params['token_quota'] or QUOTA[self.owner]
+    def quota_problem(self):
+        """Why this run would take the account (or user) over its token quota, or None: checked for every account
+        before the first write anywhere."""
+        quota = self.quota if self.quota is not None else (self.params['token_quota'] or QUOTA[self.owner])
+        reserve = self.params['token_quota_reserve']
+        plans = self.token_plans
         adds = sum(1 for p in plans for step in p['steps'] if step in ('create', 'create_next'))
         removes = sum(1 for p in plans for step in p['steps'] if step in ('delete', 'delete_next')) + sum(
             len(p['duplicates']) for p in plans)
-        if adds and len(listing) + adds - removes > quota:
-            raise _r2.R2ValueError(
-                'token_quota: this run would make %d tokens (%d now, %d to create, %d to delete) and the %s holds '
-                'at most %d; a rotation needs a second token per credential while it runs. Rotate in batches '
-                '(limit the hosts or the credentials) or delete unused tokens. Nothing was changed.'
-                % (len(listing) + adds - removes, len(listing), adds, removes, self.owner, quota))
+        after = len(self.listing) + adds - removes
+        if not adds or after <= quota - reserve:
+            return None
+        rotating = sum(1 for p in plans if 'create_next' in p['steps'])
+        return ('token_quota: account %s: this run needs %d tokens (%d now, %d to create%s, %d to delete) and the '
+                '%s may hold %d (quota %d minus token_quota_reserve %d). To fit, share one parent token among many '
+                'holders and give each its own temporary credentials (r2_credential_set temporary entries with a '
+                'parent; in the provision role, shared: NAME on the credential), rotate in batches, or delete '
+                'unused tokens.'
+                % (self.account_id, after, len(self.listing), adds,
+                   ' (%d of them a rotation\'s second token)' % rotating if rotating else '', removes, self.owner,
+                   max(0, quota - reserve), quota, reserve))
 
     # -- apply ---------------------------------------------------------------
 
@@ -698,34 +719,51 @@ class CredentialSet:
 
     # -- the run ---------------------------------------------------------------
 
-    def run(self):
-        tokens = self.params['tokens'] or []
-        temporary = self.params['temporary'] or []
-        specs = validate_tokens(tokens)
-        scopes = validate_temporary(temporary, tokens, specs)
-        self.client = self.r2.client()
+    def validate(self):
+        """Every entry of the account, before any request."""
+        self.specs = validate_tokens(self.tokens)
+        self.scopes = validate_temporary(self.temporary, self.tokens, self.specs)
+
+    def prepare(self):
+        """The reads for the writes ahead (listing, buckets, permission groups, parents) and the plan; no write.
+
+        A Cloudflare error here concerns the whole account (its API token refused, Cloudflare unreachable): every
+        entry of the account fails with it and the other accounts go on. Bad input raises R2ValueError."""
+        if self.client is None:
+            self.client = self.r2.client()
         self.buckets = _buckets.BucketChecker(self.client, self.account_id, self.params['check_buckets'])
-        store = _r2.TokenStore(self.client, self.account_id, self.owner)
-        self.applier = TokenApplier(store, self.check_mode)
+        self.store = _r2.TokenStore(self.client, self.account_id, self.owner)
+        self.applier = TokenApplier(self.store, self.check_mode)
         self.now = time.time()
-        listing = store.list() if tokens else []
         try:
+            self.listing = self.store.list() if self.tokens else []
             # Reads for the writes ahead, before any write: buckets, permission groups, the API token as parent.
-            token_plans = self.plan_tokens(tokens, specs, listing)
-            temp_plans = self.plan_temporary(temporary, scopes, token_plans)
-            for plan in token_plans:
+            self.token_plans = self.plan_tokens(self.tokens, self.specs, self.listing)
+            self.temp_plans = self.plan_temporary(self.temporary, self.scopes, self.token_plans)
+            for plan in self.token_plans:
                 if set(plan['steps']) & SPEC_STEPS:
-                    store.permission_group_ids(plan['spec']['permission'])
-            self.plan_mints(temp_plans)
+                    self.store.permission_group_ids(plan['spec']['permission'])
+            self.plan_mints(self.temp_plans)
+        except _api.CloudflareError as exc:
+            if not self.isolated:
+                raise
+            self.unreadable = 'account %s: not attempted: %s' % (self.account_id, exc)
         finally:
             for message in self.buckets.take_warnings():
                 self.r2.module.warn(message)
-        self.check_quota(listing, token_plans)
 
-        # Writes. A failure of one entry does not stop the others: each entry's result (new secrets included) is
-        # returned, and every failure is reported at the end. A failure that concerns the whole account (the API
-        # token refused, rate limited, Cloudflare unreachable) stops the writes that follow it.
+    def apply(self):
+        """The writes. A failure of one entry does not stop the others: each entry's result (new secrets included)
+        is returned, and every failure is reported at the end. A failure that concerns the whole account (the API
+        token refused, rate limited, Cloudflare unreachable) stops the writes that follow it."""
         failures = self.failures
+        if self.unreadable:
+            for index, entry in enumerate(self.tokens):
+                failures[entry['name']] = '%s: %s' % (where('tokens', index, entry), self.unreadable)
+            for index, entry in enumerate(self.temporary):
+                failures[entry['name']] = '%s: %s' % (where('temporary', index, entry), self.unreadable)
+            return
+        token_plans, temp_plans, store = self.token_plans, self.temp_plans, self.store
         stop = None
         for plan in token_plans:
             name = plan['entry']['name']
@@ -764,33 +802,19 @@ class CredentialSet:
             except (_r2.R2ValueError, _api.CloudflareError) as exc:
                 failures[name] = '%s: %s' % (plan['label'], exc)
                 stop = stop or account_wide(exc)
-        if failures:
-            shown = list(failures.values())
-            self.r2.module.fail_json(
-                msg='%d of %d entries failed; every other entry was applied and its result (new secrets included) '
-                    'is in credentials: %s%s' % (len(failures), len(token_plans) + len(temp_plans),
-                                                 '; '.join(shown[:20]),
-                                                 ' (and %d more, see failures)' % (len(shown) - 20) if len(shown) > 20 else ''),
-                changed=any(r['changed'] for r in self.results.values()) or any(
-                    p.get('created') for p in token_plans),
-                failures=failures, credentials=self.results, summary=self.summary(),
-                schedule=self.schedule(token_plans), api_requests=self.requests_by_method())
-        return {
-            'changed': any(r['changed'] for r in self.results.values()),
-            'credentials': self.results,
-            'failures': {},
-            'summary': self.summary(),
-            'schedule': self.schedule(token_plans),
-            'api_requests': self.requests_by_method(),
-        }
 
-    def schedule(self, token_plans):
+    def entry_count(self):
+        return len(self.tokens) + len(self.temporary)
+
+    def schedule_parts(self):
         """The tokens whose scheduled rotation this run started (or would, in check mode), and when the next one
-        falls due."""
+        falls due (a datetime, or None)."""
+        if self.now is None:
+            return [], []
         now = datetime.datetime.fromtimestamp(self.now, datetime.timezone.utc)
-        due = sorted(p['entry']['name'] for p in token_plans if p.get('due'))
-        later = [p['due_on'] for p in token_plans if p.get('due_on') and p['due_on'] > now and not p.get('failed')]
-        return {'due': due, 'next_due_on': _r2.format_time(min(later)) if later else None}
+        due = [p['entry']['name'] for p in self.token_plans if p.get('due')]
+        later = [p['due_on'] for p in self.token_plans if p.get('due_on') and p['due_on'] > now and not p.get('failed')]
+        return due, later
 
     def summary(self):
         counts = {}
@@ -802,9 +826,124 @@ class CredentialSet:
         return counts
 
     def requests_by_method(self):
-        counts = {'total': 0}
-        for key, count in self.client.stats.items():
+        return requests_by_method([self.client] if self.client else [])
+
+
+def requests_by_method(clients):
+    counts = {'total': 0}
+    for client in clients:
+        for key, count in client.stats.items():
             method = key.split(' ', 1)[0]
             counts[method] = counts.get(method, 0) + count
             counts['total'] += count
-        return counts
+    return counts
+
+
+def account_groups(r2):
+    """The entries of the run by account, in the order the accounts first appear, and each account's options.
+
+    An entry names its account with ``account_id`` (default: the module's); ``accounts`` gives an account its own
+    API token and quota. Entry names are unique across the run (results are keyed by them)."""
+    params = r2.params
+    default = r2.account_id()
+    options = {}
+    for index, acct in enumerate(params.get('accounts') or []):
+        account_id = _r2.validate_account_id(acct.get('account_id'), 'accounts[%d].account_id' % index).lower()
+        if account_id in options:
+            raise _r2.R2ValueError('accounts[%d].account_id: %s is listed twice' % (index, account_id))
+        if acct.get('token_quota') is not None and acct['token_quota'] < 1:
+            raise _r2.R2ValueError('accounts[%d].token_quota: must be 1 or more' % index)
+        options[account_id] = acct
+    groups = {}
+    for kind in ('tokens', 'temporary'):
+        for index, entry in enumerate(params[kind] or []):
+            account_id = default.lower()
+            if entry.get('account_id'):
+                try:
+                    account_id = _r2.validate_account_id(entry['account_id']).lower()
+                except _r2.R2ValueError as exc:
+                    raise _r2.R2ValueError('%s: %s' % (where(kind, index, entry), exc))
+            groups.setdefault(account_id, {'tokens': [], 'temporary': []})[kind].append(entry)
+    if not groups:
+        groups[default.lower()] = {'tokens': [], 'temporary': []}
+    names = {}
+    for account_id, group in groups.items():
+        for kind in ('tokens', 'temporary'):
+            for entry in group[kind]:
+                other = names.setdefault(entry['name'], account_id)
+                if other != account_id:
+                    raise _r2.R2ValueError('%s: name: %s is also the name of an entry of account %s; names are unique '
+                                           'across the accounts of a run' % (kind, _r2.shown(entry['name']), other))
+    return groups, options
+
+
+def run_credential_sets(r2):
+    """r2_credential_set: one CredentialSet per account. Every account is validated, read and planned, and every
+    account's quota checked, before the first write anywhere; then each account is applied. A failure in one
+    account leaves the others' results applied and reported."""
+    groups, options = account_groups(r2)
+    clients = {}
+    sets = []
+    for account_id, group in groups.items():
+        acct = options.get(account_id, {})
+        sets.append((CredentialSet(r2, account_id, group['tokens'], group['temporary'],
+                                   quota=acct.get('token_quota')), acct))
+    for cset, dummy in sets:
+        cset.validate()
+    for cset, acct in sets:
+        # one client (and one request pacer) per API token and URL: Cloudflare's rate limit counts per token
+        key = (acct.get('api_token') or r2.params.get('api_token'), acct.get('api_url') or r2.params.get('api_url'))
+        if key not in clients:
+            clients[key] = _account_client(r2, cset.account_id, acct)
+        cset.client = clients[key]
+    for cset, dummy in sets:
+        cset.isolated = len(sets) > 1
+        cset.prepare()
+    problems = [p for p in (cset.quota_problem() for cset, dummy in sets if not cset.unreadable) if p]
+    if problems:
+        raise _r2.R2ValueError('%s Nothing was changed in any account.' % ' '.join(problems))
+    for cset, dummy in sets:
+        cset.apply()
+    results, failures, due, later, accounts = {}, {}, [], [], {}
+    for cset, dummy in sets:
+        results.update(cset.results)
+        failures.update(cset.failures)
+        d, l = cset.schedule_parts()
+        due.extend(d)
+        later.extend(l)
+        accounts[cset.account_id] = {'summary': cset.summary(), 'api_requests': cset.requests_by_method(),
+                                     'entries': cset.entry_count()}
+    summary = {}
+    for cset, dummy in sets:
+        for action, count in cset.summary().items():
+            summary[action] = summary.get(action, 0) + count
+    schedule = {'due': sorted(due), 'next_due_on': _r2.format_time(min(later)) if later else None}
+    api_requests = requests_by_method(list(clients.values()))
+    total = sum(cset.entry_count() for cset, dummy in sets)
+    changed = any(r['changed'] for r in results.values())
+    if failures:
+        shown = list(failures.values())
+        r2.module.fail_json(
+            msg='%d of %d entries failed; every other entry was applied and its result (new secrets included) '
+                'is in credentials: %s%s' % (len(failures), total, '; '.join(shown[:20]),
+                                             ' (and %d more, see failures)' % (len(shown) - 20) if len(shown) > 20 else ''),
+            changed=changed or any(p.get('created') for cset, dummy in sets for p in cset.token_plans),
+            failures=failures, credentials=results, summary=summary, schedule=schedule, api_requests=api_requests,
+            accounts=accounts)
+    return {'changed': changed, 'credentials': results, 'failures': {}, 'summary': summary, 'schedule': schedule,
+            'api_requests': api_requests, 'accounts': accounts}
+
+
+def _account_client(r2, account_id, acct):
+    """The client of an account's API token and URL, with the module's other connection options."""
+    if not acct.get('api_token') and not acct.get('api_url'):
+        return r2.client()
+    options = dict(r2.params)
+    try:
+        if acct.get('api_token'):
+            options['api_token'] = _api.check_api_token(acct['api_token'], 'accounts[%s].api_token' % account_id)
+        if acct.get('api_url'):
+            options['api_url'] = _r2.validate_endpoint(acct['api_url'], 'accounts[%s].api_url' % account_id)
+        return _module.client_from_options(options, log=r2.module.log)
+    except _api.CloudflareInputError as exc:
+        raise _r2.R2ValueError(str(exc))

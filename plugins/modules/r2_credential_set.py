@@ -89,6 +89,11 @@ options:
             whitespace or control characters, and not ending with C(~next) (reserved for rotation).
         type: str
         required: true
+      account_id:
+        description:
+          - The account of this entry, when it is not the module's O(account_id) (see O(accounts)).
+        type: str
+        version_added: 0.5.0
       label:
         description:
           - How error messages name this entry (for example the host and the credential name). No control
@@ -190,6 +195,11 @@ options:
         description: The key of this entry in RV(credentials). Not a Cloudflare object. No control characters.
         type: str
         required: true
+      account_id:
+        description:
+          - The account of this entry, when it is not the module's O(account_id) (see O(accounts)).
+        type: str
+        version_added: 0.5.0
       label:
         description: How error messages name this entry. No control characters.
         type: str
@@ -264,10 +274,48 @@ options:
         default: false
   token_quota:
     description:
-      - Most tokens the owner may hold; the run fails before any write if it would need more (a rotation holds a
-        second token per credential while it runs). Default Cloudflare's quota, 500 account-owned or 50
-        user-owned tokens.
+      - Most tokens the owner may hold; the run fails before any write, in every account, if it would need more
+        than O(token_quota) minus O(token_quota_reserve) in any account. Counted are the tokens listed now, those
+        the run creates (a rotation's second token C(NAME~next) included) and those it deletes.
+      - Default Cloudflare's quota, 500 account-owned or 50 user-owned tokens (Enterprise accounts can ask for
+        more). O(accounts[].token_quota) sets it per account.
+      - To fit many holders under the quota, give them temporary credentials minted from one shared parent
+        token (O(temporary[].parent)); temporary credentials do not count against the quota.
     type: int
+  token_quota_reserve:
+    description:
+      - Tokens of the quota the run leaves free, for people and other tools of the account (and for a rotation
+        started by hand).
+    type: int
+    default: 10
+    version_added: 0.5.0
+  accounts:
+    description:
+      - Options of the accounts the entries name with their C(account_id), when they differ from the module's.
+      - Every account is validated, listed once and planned, and every account's quota is checked, before the
+        first write in any account. Then each account is applied; a failure in one (its API token refused, say)
+        leaves the others' results applied and returned, and fails the task with every failure named.
+      - Entry names are unique across the accounts of a run (the results are keyed by them).
+    type: list
+    elements: dict
+    version_added: 0.5.0
+    suboptions:
+      account_id:
+        description: The account, 32 hexadecimal characters.
+        type: str
+        required: true
+      api_token:
+        description:
+          - API token for this account; default O(api_token). Accounts that share a token share its request
+            budget (Cloudflare's rate limit counts per token), so they share one client.
+        type: str
+      api_url:
+        description:
+          - O(api_url) for this account (a gateway or proxy of its own); default O(api_url).
+        type: str
+      token_quota:
+        description: O(token_quota) of this account.
+        type: int
   check_buckets:
     description:
       - Before creating or changing a token, or minting, check that its buckets exist in their jurisdictions
@@ -421,10 +469,16 @@ api_requests:
   returned: always
   type: dict
   sample: {GET: 5, POST: 1, total: 6}
+accounts:
+  description: Per account of the run, its RV(summary), RV(api_requests) and number of entries.
+  returned: always
+  type: dict
+  version_added: 0.5.0
+  sample: {"023e105f4ecef8ad9ca31a8372d0c353": {summary: {unchanged: 3}, api_requests: {GET: 1, total: 1}, entries: 3}}
 '''
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._module import R2Module, token_argspec
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._reconcile import CredentialSet
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._reconcile import run_credential_sets
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
 
@@ -437,6 +491,7 @@ def main():
         held_fingerprint=dict(type='str'),
         rotate_after=dict(type='raw'),
         expire_after=dict(type='raw'),
+        account_id=dict(type='str'),
     )
     temp_options = dict(
         name=dict(type='str', required=True),
@@ -455,6 +510,7 @@ def main():
         fingerprint=dict(type='str', default=''),
         held_fingerprint=dict(type='str'),
         force=dict(type='bool', default=False),
+        account_id=dict(type='str'),
     )
     r2 = R2Module(
         argument_spec=dict(
@@ -464,10 +520,17 @@ def main():
             temporary=dict(type='list', elements='dict', default=[], options=temp_options),
             check_buckets=dict(type='bool', default=True),
             token_quota=dict(type='int', no_log=False),
+            token_quota_reserve=dict(type='int', default=10, no_log=False),
+            accounts=dict(type='list', elements='dict', no_log=False, options=dict(
+                account_id=dict(type='str', required=True),
+                api_token=dict(type='str', no_log=True),
+                api_url=dict(type='str'),
+                token_quota=dict(type='int', no_log=False),
+            )),
         ),
         supports_check_mode=True,
     )
-    r2.run(lambda: CredentialSet(r2).run())
+    r2.run(lambda: run_credential_sets(r2))
 
 
 if __name__ == '__main__':

@@ -234,9 +234,9 @@ def test_missing_bucket_fails_before_any_write(fake):
 def test_duplicates_left_alone_are_not_counted_as_deleted_by_the_quota_check(fake):
     for name in ('web1:media', 'web1:media', 'web1:media~next', 'web1:media~next', 'other'):
         fake.add_token(name)
-    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'), token_quota=6)
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2', 'web3'), token_quota=6, token_quota_reserve=0)
     assert outcome.failed and not fake.writes
-    assert outcome.result['msg'].startswith('token_quota: this run would make 7 tokens (5 now, 2 to create, 0 to')
+    assert 'this run needs 7 tokens (5 now, 2 to create, 0 to delete)' in outcome.result['msg']
 
 
 def test_duplicates_the_holder_cannot_tell_apart_are_all_reported_in_one_message_and_left_alone(fake):
@@ -422,10 +422,32 @@ def test_rotation_without_a_holder_rolls_in_place_and_remints_the_children(fake)
 def test_a_run_over_the_token_quota_fails_before_any_write(fake):
     for index in range(3):
         fake.add_token('other-%d' % index)
-    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2'), token_quota=4)
+    outcome = run(r2_credential_set, tokens=tokens('web1', 'web2'), token_quota=4, token_quota_reserve=0)
     assert outcome.failed and not fake.writes
-    assert outcome.result['msg'].startswith('token_quota: this run would make 5 tokens (3 now, 2 to create, 0 to '
-                                            'delete) and the account holds at most 4')
+    assert outcome.result['msg'] == (
+        'token_quota: account %s: this run needs 5 tokens (3 now, 2 to create, 0 to delete) and the account may '
+        'hold 4 (quota 4 minus token_quota_reserve 0). To fit, share one parent token among many holders and give '
+        'each its own temporary credentials (r2_credential_set temporary entries with a parent; in the provision '
+        'role, shared: NAME on the credential), rotate in batches, or delete unused tokens. Nothing was changed in '
+        'any account.' % fake.account_id)
+
+
+def test_the_quota_keeps_its_reserve_free_and_counts_a_rotations_second_token(fake):
+    # 500 - 10 = 490 tokens may be held: 488 of others, and the rotation of web1 needs one more
+    entries = tokens('web1')
+    first = converge(fake, entries)
+    for index in range(488):
+        fake.add_token('other-%d' % index)
+    writes = len(fake.writes)
+    rotate = held(entries, first)
+    rotate[0]['rotate'] = True
+    ok = run(r2_credential_set, tokens=rotate)
+    assert not ok.failed and ok.result['credentials']['web1:media']['action'] == 'rotation_started'
+    fake.add_token('other-488')
+    again = run(r2_credential_set, tokens=tokens('web2'))
+    assert again.failed and len(fake.writes) == writes + 1
+    assert 'this run needs 492 tokens (491 now, 1 to create, 0 to delete) and the account may hold 490 (quota ' \
+        '500 minus token_quota_reserve 10)' in again.result['msg']
 
 
 def test_a_failed_write_returns_the_secrets_already_handed_out(fake):
@@ -695,3 +717,84 @@ def test_a_rotation_mints_the_children_from_the_new_token_so_they_outlive_the_fi
     finished = converge(fake, held(entries, started), holding(started))
     assert finished['credentials']['web1:media']['action'] == 'rotation_finished'
     assert finished['credentials']['web1:upload']['action'] == 'kept' and len(fake.temp_credentials) == minted
+
+
+# -- several accounts in one run ------------------------------------------------------------------------------------
+
+OTHER = 'fedcba9876543210fedcba9876543210'
+OTHER_URL = 'https://gateway.example.test/client/v4'
+
+
+@pytest.fixture
+def accounts(monkeypatch, fake):
+    """A second account behind its own API URL, with its own fake; the module's default URL reaches ``fake``."""
+    from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
+    from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudflare import FakeCloudflare
+    other = FakeCloudflare(OTHER)
+    other.add_bucket('backups', 'eu')
+    by_url = {_api.DEFAULT_API_URL: fake, OTHER_URL: other}
+
+    def client_from_options(options, log=None):
+        return _api.CloudflareClient(options['api_token'], api_url=options['api_url'],
+                                     session=by_url[options['api_url']].session(), sleep=lambda s: None)
+    monkeypatch.setattr(_module, 'client_from_options', client_from_options)
+    return fake, other
+
+
+OTHER_TOKEN = 'cfat_' + 'Zq81xLm0Pw7vT3sYbN5cRd2eKf6gHj9uAi4oUy1tEr' * 2
+
+
+def two_accounts(entries, **extra):
+    args = dict(tokens=entries, accounts=[{'account_id': OTHER, 'api_url': OTHER_URL, 'api_token': OTHER_TOKEN}])
+    args.update(extra)
+    return run(r2_credential_set, **args)
+
+
+def test_two_accounts_are_provisioned_in_one_run_with_one_listing_each(accounts):
+    first, other = accounts
+    entries = tokens('web1') + tokens('db1', account_id=OTHER)
+    outcome = two_accounts(entries)
+    assert not outcome.failed, outcome.result['msg']
+    got = outcome.result
+    assert [t['name'] for t in first.tokens.values()] == ['web1:media']
+    assert [t['name'] for t in other.tokens.values()] == ['db1:media']
+    assert got['credentials']['db1:media']['action'] == 'created'
+    assert other.calls[0][1] == '/accounts/%s/tokens' % OTHER
+    # the second account's token authorised its calls, the module's the first account's
+    assert got['accounts'][OTHER]['summary'] == {'created': 1} and got['summary'] == {'created': 2}
+    converged = two_accounts(held(entries, got))
+    assert not converged.failed and converged.result['summary'] == {'unchanged': 2}
+    assert converged.result['accounts'][ACCOUNT.lower()]['api_requests'] == {'GET': 1, 'total': 1}
+    assert converged.result['accounts'][OTHER]['api_requests'] == {'GET': 1, 'total': 1}
+    assert converged.result['api_requests'] == {'GET': 2, 'total': 2}
+
+
+def test_a_quota_failure_in_one_account_stops_every_write(accounts):
+    first, other = accounts
+    for index in range(489):
+        other.add_token('other-%d' % index)
+    entries = tokens('web1') + tokens('db1', 'db2', account_id=OTHER)
+    outcome = two_accounts(entries)
+    assert outcome.failed and not first.writes and not other.writes
+    assert outcome.result['msg'].startswith('token_quota: account %s: this run needs 491 tokens' % OTHER)
+    assert outcome.result['msg'].endswith('Nothing was changed in any account.')
+
+
+def test_an_account_whose_api_token_is_refused_fails_alone(accounts):
+    first, other = accounts
+    other.script.append(('GET', r'/tokens$', envelope(None, 401, errors=[{'code': 1000, 'message': 'Invalid API Token'}])))
+    entries = tokens('web1') + tokens('db1', account_id=OTHER)
+    outcome = two_accounts(entries)
+    assert outcome.failed and not other.writes
+    assert [t['name'] for t in first.tokens.values()] == ['web1:media']
+    assert outcome.result['credentials']['web1:media']['action'] == 'created'
+    assert list(outcome.result['failures']) == ['db1:media']
+    assert 'account %s: not attempted: Cloudflare rejected the API token' % OTHER in outcome.result['failures']['db1:media']
+
+
+def test_names_are_unique_across_the_accounts_of_a_run(accounts):
+    first, other = accounts
+    outcome = two_accounts(tokens('web1') + tokens('web1', account_id=OTHER))
+    assert outcome.failed and not first.calls and not other.calls
+    assert outcome.result['msg'] == ("tokens: name: 'web1:media' is also the name of an entry of account %s; names "
+                                     "are unique across the accounts of a run" % ACCOUNT.lower())
