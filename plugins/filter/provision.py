@@ -61,6 +61,16 @@ def r2_provision_finishing(hosts, hostvars):
     return _provision.finishing(list(hosts), hostvars)
 
 
+def r2_provision_accounts(account_hosts, hostvars):
+    """r2_credential_set's accounts option from the inventory variables of each account's first host."""
+    return _provision.accounts_of(account_hosts, hostvars)
+
+
+def r2_provision_lock_keys(hosts, hostvars, owner, default_account):
+    """The run-lock keys of every account of the hosts."""
+    return _provision.lock_keys(list(hosts), hostvars, owner, default_account)
+
+
 def r2_provision_render(plan, credentials, check_mode=False):
     """client_config runs and access checks of one host, from the r2_credential_set result."""
     try:
@@ -79,4 +89,6 @@ class FilterModule(object):
             'r2_provision_result': r2_provision_result,
             'r2_provision_report': r2_provision_report,
             'r2_provision_finishing': r2_provision_finishing,
+            'r2_provision_accounts': r2_provision_accounts,
+            'r2_provision_lock_keys': r2_provision_lock_keys,
         }

@@ -67,8 +67,15 @@ FIELDS = {
     'common': ('name', 'type', 'state', 'permission', 'jurisdiction', 'user', 'profile', 'endpoint_override',
                'addressing_style', 'rclone', 's3cmd', 'env_file', 'render', 'check', 'reload'),
     'token': ('buckets', 'ip_allow', 'ip_deny', 'expires_on', 'not_before', 'rotate_after', 'expire_after'),
-    'temporary': ('bucket', 'ttl_seconds', 'renew_before', 'prefixes', 'objects', 'parent'),
+    'temporary': ('bucket', 'ttl_seconds', 'renew_before', 'prefixes', 'objects', 'parent', 'shared'),
 }
+# A shared parent token (provision_shared_tokens): made once on the controller, never written on a host; the hosts
+# that name it get temporary credentials of their own minted from it.
+SHARED_FIELDS = ('permission', 'jurisdiction', 'buckets', 'ip_allow', 'ip_deny', 'rotate_after', 'state')
+# the field of provision_shared_token_name_format
+SHARED_FORMAT_FIELDS = ('name',)
+# the one placeholder of a temporary credential's prefixes and objects: the inventory hostname
+HOST_PLACEHOLDER = '{host}'
 
 DEFAULT_SETTINGS = {
     'account_id': None,
@@ -90,6 +97,8 @@ DEFAULT_SETTINGS = {
     'reload': [],         # the reloads of a credential that names none (provision_reload)
     'rotate_after': None,  # rotation schedule of the token credentials (provision_rotate_after)
     'expire_after': None,
+    'shared_tokens': {},   # provision_shared_tokens: NAME -> the shared parent token's definition
+    'shared_token_name_format': 'ansible:shared/{name}',
 }
 
 
@@ -97,30 +106,35 @@ class ProvisionError(ValueError):
     pass
 
 
-def token_name_format_problem(value):
-    """Why ``provision_token_name_format`` cannot make token names, or None.
+def token_name_format_problem(value, option='provision_token_name_format', allowed=NAME_FORMAT_FIELDS):
+    """Why ``provision_token_name_format`` (or ``provision_shared_token_name_format``, whose one field is
+    ``{name}``) cannot make token names, or None.
 
     A string whose only fields are ``{host}`` and ``{name}``, both of them (each token must be unique to its host
     and credential), with no conversion or format spec; ``{{`` and ``}}`` are literal braces.
     """
-    rule = ('provision_token_name_format: must be a string whose fields are {host} (the inventory hostname) and '
-            '{name} (the credential name), both, and no other (for example "ansible:{host}/{name}"; a literal '
-            'brace is written {{ or }})')
+    if allowed == NAME_FORMAT_FIELDS:
+        rule = ('%s: must be a string whose fields are {host} (the inventory hostname) and {name} (the credential '
+                'name), both, and no other (for example "ansible:{host}/{name}"; a literal brace is written {{ or '
+                '}})' % option)
+    else:
+        rule = ('%s: must be a string whose one field is {name} (the shared token\'s name), and no other (for '
+                'example "ansible:shared/{name}"; a literal brace is written {{ or }})' % option)
     if not isinstance(value, str):
         return '%s; got %s' % (rule, _r2.shown(value))
     if _text.has_control(value):
-        return 'provision_token_name_format: must not contain %s' % _r2.CONTROL_RULE
+        return '%s: must not contain %s' % (option, _r2.CONTROL_RULE)
     try:
         fields = [(field, spec, conversion) for dummy, field, spec, conversion in string.Formatter().parse(value)
                   if field is not None]
     except ValueError:
         return '%s; it has a single { or }' % rule
     for field, spec, conversion in fields:
-        if field not in NAME_FORMAT_FIELDS:
+        if field not in allowed:
             return '%s; it has the field {%s}' % (rule, _r2.shown(field, quote=False))
         if spec or conversion:
             return '%s; {%s} has a conversion or format spec' % (rule, field)
-    missing = [f for f in NAME_FORMAT_FIELDS if f not in set(f for f, dummy, dummy2 in fields)]
+    missing = [f for f in allowed if f not in set(f for f, dummy, dummy2 in fields)]
     if missing:
         return '%s; {%s} is missing' % (rule, missing[0])
     return None
@@ -238,6 +252,77 @@ def _buckets(entry, jurisdiction, where, errors):
     return buckets
 
 
+def normalize_shared(name, settings):
+    """The definition of the shared parent token ``name`` (``provision_shared_tokens``): (definition, errors).
+
+    The definition is what every host that names it must agree on; its ``entry`` is the token's
+    ``r2_credential_set`` entry (no holder: the token is never written on a host, and a rotation rolls it in place,
+    so that every temporary credential minted from it is minted again)."""
+    where = 'provision_shared_tokens.%s' % name
+    defs = settings['shared_tokens'] or {}
+    if not isinstance(defs, dict):
+        return None, ['provision_shared_tokens: must be a dict of shared token name to its definition']
+    raw = defs.get(name)
+    if not isinstance(raw, dict):
+        return None, ['shared: %r is not defined in provision_shared_tokens (a dict of name to permission, '
+                      'jurisdiction, buckets ...)' % name]
+    errors = []
+    unknown = sorted(_r2.shown(k, quote=False) for k in raw if k not in SHARED_FIELDS)
+    if unknown:
+        return None, ['%s: unknown field(s) %s (known: %s)' % (where, ', '.join(unknown), ', '.join(SHARED_FIELDS))]
+    state = raw.get('state', 'present')
+    if state not in STATES:
+        return None, ['%s: state: must be present or absent' % where]
+    jurisdiction = raw.get('jurisdiction', settings['jurisdiction'])
+    try:
+        _r2.validate_jurisdiction(jurisdiction)
+    except _r2.R2ValueError as exc:
+        return None, ['%s: %s' % (where, exc)]
+    permission = raw.get('permission')
+    if state == 'present' and permission not in _r2.PERMISSIONS:
+        return None, ['%s: permission: %s one of %s' % (where, 'required,' if permission is None else 'must be',
+                                                        ', '.join(_r2.PERMISSIONS[::-1]))]
+    format_problem = token_name_format_problem(settings['shared_token_name_format'],
+                                               'provision_shared_token_name_format', SHARED_FORMAT_FIELDS)
+    if format_problem:
+        return None, [format_problem]
+    key = settings['shared_token_name_format'].format(name=name)
+    shared = {'name': name, 'key': key, 'state': state, 'permission': permission, 'jurisdiction': jurisdiction}
+    try:
+        _r2.validate_token_name(key, 'token name', rotation_room=True)
+        shared['buckets'] = _r2.normalize_buckets(raw.get('buckets'), jurisdiction, 'buckets')
+        if permission in _r2.ADMIN_PERMISSIONS and shared['buckets']:
+            raise _r2.R2ValueError('buckets: must be empty with permission %s (admin permissions cover every '
+                                   'bucket)' % permission)
+        for field in ('ip_allow', 'ip_deny'):
+            shared[field] = None if raw.get(field) is None else _r2.normalize_cidrs(raw[field], field)
+        shared['rotate_after'], dummy = _r2.validate_schedule(raw.get('rotate_after'), None, None)
+    except _r2.R2ValueError as exc:
+        errors.append('%s: %s' % (where, exc))
+        return None, errors
+    return shared, errors
+
+
+def shared_entry(shared, rotate=False):
+    """The ``r2_credential_set`` token entry of a shared parent token."""
+    entry = {'name': shared['key'], 'label': 'shared token %s' % shared['name'], 'state': shared['state']}
+    if shared['state'] == 'present':
+        entry.update(permission=shared['permission'], jurisdiction=shared['jurisdiction'],
+                     buckets=[{'name': n, 'jurisdiction': j} for j, n in shared['buckets']],
+                     ip_allow=shared['ip_allow'], ip_deny=shared['ip_deny'], rotate=bool(rotate),
+                     rotate_after=shared['rotate_after'], held_access_key_id=None, fingerprint='',
+                     held_fingerprint=None)
+    return entry
+
+
+def with_host(values, hostname):
+    """Prefixes and objects with ``{host}`` replaced by the inventory hostname (other text is left to the path
+    rules, which refuse control characters)."""
+    if not isinstance(values, list):
+        return values
+    return [v.replace(HOST_PLACEHOLDER, '%s' % (hostname,)) if isinstance(v, str) else v for v in values]
+
+
 def normalize_host(hostname, credentials, settings):
     """Validate and normalise one host's credentials; returns {'errors', 'credentials', 'users'}."""
     settings = settings_with_defaults(settings)
@@ -297,7 +382,7 @@ def normalize_host(hostname, credentials, settings):
         if name in names:
             errors.append('%s: name: used by another credential of this host' % where)
             continue
-        kind = entry.get('type', 'token')
+        kind = entry.get('type', 'temporary' if 'shared' in entry else 'token')
         if kind not in KINDS:
             errors.append('%s: type: must be token or temporary' % where)
             continue
@@ -312,13 +397,31 @@ def normalize_host(hostname, credentials, settings):
         if state not in STATES:
             errors.append('%s: state: must be present or absent' % where)
             continue
-        jurisdiction = entry.get('jurisdiction', settings['jurisdiction'])
+        shared = None
+        if entry.get('shared') is not None:
+            if not isinstance(entry['shared'], str) or not NAME_RE.fullmatch(entry['shared']):
+                errors.append('%s: shared: the name of a shared token of provision_shared_tokens, 1 to 64 letters, '
+                              'digits, ".", "_" or "-"' % where)
+                continue
+            if entry.get('parent') is not None:
+                errors.append('%s: parent: give parent or shared, not both' % where)
+                continue
+            shared, shared_errors = normalize_shared(entry['shared'], settings)
+            if shared_errors:
+                errors.extend('%s: %s' % (where, e) for e in shared_errors)
+                continue
+            if shared['state'] == 'absent' and state == 'present':
+                errors.append('%s: shared: provision_shared_tokens.%s has state absent (its token is deleted); '
+                              'remove this credential or set its state absent too' % (where, entry['shared']))
+                continue
+        jurisdiction = entry.get('jurisdiction', shared['jurisdiction'] if shared else settings['jurisdiction'])
         try:
             _r2.validate_jurisdiction(jurisdiction)
         except _r2.R2ValueError as exc:
             errors.append('%s: %s' % (where, exc))
             continue
-        permission = entry.get('permission', 'object_read_only' if kind == 'temporary' else None)
+        permission = entry.get('permission', shared['permission'] if shared else (
+            'object_read_only' if kind == 'temporary' else None))
         if state == 'present' and permission not in _r2.PERMISSIONS:
             errors.append('%s: permission: %s one of %s' % (
                 where, 'required,' if permission is None else 'must be', ', '.join(_r2.PERMISSIONS[::-1])))
@@ -418,7 +521,8 @@ def normalize_host(hostname, credentials, settings):
                               % (where, cred['ttl_seconds']))
             cred['renew_before'] = renew
             try:
-                cred['prefixes'], cred['objects'] = _temporary.validate_paths(entry.get('prefixes'), entry.get('objects'))
+                cred['prefixes'], cred['objects'] = _temporary.validate_paths(
+                    with_host(entry.get('prefixes'), hostname), with_host(entry.get('objects'), hostname))
             except _r2.R2ValueError as exc:
                 errors.append('%s: %s' % (where, exc))
                 cred['prefixes'], cred['objects'] = [], []
@@ -428,6 +532,15 @@ def normalize_host(hostname, credentials, settings):
                 except _r2.R2ValueError as exc:
                     errors.append('%s: %s (made from provision_token_name_format)' % (where, exc))
             cred['parent'] = entry.get('parent')
+            cred['shared'] = shared['name'] if shared else None
+            if shared:
+                cred['parent_key'] = shared['key']
+                cred['shared_token'] = shared
+                refusal = _temporary.parent_refusal(
+                    {'bucket': bucket, 'jurisdiction': jurisdiction, 'permission': permission}, shared['key'],
+                    {'buckets': shared['buckets'], 'permission': shared['permission']}) if state == 'present' else None
+                if refusal:
+                    errors.append('%s: %s (provision_shared_tokens.%s)' % (where, refusal, shared['name']))
         names[name] = cred
         out.append(cred)
     profiles = {}
@@ -452,8 +565,28 @@ def normalize_host(hostname, credentials, settings):
     for cred in out:
         cred['selected_for_rotation'] = bool(settings['rotate']) and (
             not settings['rotate_only'] or cred['name'] in settings['rotate_only'])
+    # The shared tokens this host's run brings: those it uses, and those whose definition says absent (deleted by
+    # the next run of any host that sees the definition). A rotation rolls a shared token when the run rotates
+    # every credential or names it in rotate_only.
+    shared_tokens = {}
+    for cred in out:
+        if cred.get('shared_token') and cred['state'] == 'present':
+            shared_tokens[cred['shared']] = cred['shared_token']
+    defs = settings['shared_tokens'] if isinstance(settings['shared_tokens'], dict) else {}
+    for name in sorted(defs, key=str):
+        if isinstance(defs[name], dict) and defs[name].get('state') == 'absent' and isinstance(name, str) \
+                and NAME_RE.fullmatch(name) and name not in shared_tokens:
+            shared, shared_errors = normalize_shared(name, settings)
+            if shared_errors:
+                errors.extend('%s: %s' % (shown_host, e) for e in shared_errors)
+            else:
+                shared_tokens[name] = shared
+    shared_out = []
+    for name, shared in sorted(shared_tokens.items()):
+        rotate = bool(settings['rotate']) and (not settings['rotate_only'] or name in settings['rotate_only'])
+        shared_out.append(dict(shared, rotate=rotate))
     users = sorted(set(c['user'] for c in out if c['render']))
-    return {'errors': errors, 'credentials': out, 'users': users}
+    return {'errors': errors, 'credentials': out, 'users': users, 'shared': shared_out}
 
 
 def home_of(user, homes, settings):
@@ -586,6 +719,27 @@ def fleet(inspected):
                        'one token: neither is provisioned. Use a format that keeps host and credential apart (the '
                        'default "ansible:{host}/{name}")' % (together, _r2.shown(name)))
             errors[host] = '%s; %s' % (errors[host], message) if host in errors else message
+    # A shared token is one token for every host that names it: they must agree on it, and it lives in one account.
+    shared, shared_hosts = {}, {}
+    for item in hosts:
+        if item.get('host') in errors:
+            continue
+        for entry in item['entries'].get('shared') or []:
+            entry = dict(entry, account_id=item.get('account_id'))
+            first = shared.setdefault(entry['name'], entry)
+            shared_hosts.setdefault(entry['name'], []).append(item.get('host'))
+            if first != entry:
+                other = shared_hosts[entry['name']][0]
+                what = ('accounts %s and %s: a shared token lives in one account; give each account\'s its own '
+                        'name' % (first.get('account_id'), entry.get('account_id'))
+                        if first.get('account_id') != entry.get('account_id') else
+                        'different definitions (provision_shared_tokens must be the same for every host that names '
+                        'it, for example set in group_vars/all)')
+                message = 'shared token %s: hosts %s and %s give it %s' % (
+                    _r2.shown(entry['name']), _text.printable('%s' % other), _text.printable('%s' % item.get('host')),
+                    what)
+                errors[item.get('host')] = '%s; %s' % (errors[item['host']], message) \
+                    if item.get('host') in errors else message
     kept = [i for i in hosts if i.get('host') not in errors]
     # the reloads an inspect ran again (or would run, in check mode) for copies an earlier run wrote, for the report
     retried = ['%s: %s' % (_text.printable('%s' % i.get('host')), line) for i in kept for line in i.get('reloads') or []]
@@ -593,11 +747,20 @@ def fleet(inspected):
     for item in kept:
         if item.get('account_id') not in accounts:
             accounts.append(item.get('account_id'))
+    # every entry names its host's account: one reconcile run covers every account of the fleet
+    used = set(n for i in kept for e in i['entries'].get('shared') or [] for n in (e['name'],))
+    account_hosts = {}
+    for item in kept:
+        account_hosts.setdefault(item.get('account_id'), item.get('host'))
     return {
-        'tokens': [e for i in kept for e in i['entries'].get('tokens') or []],
-        'temporary': [e for i in kept for e in i['entries'].get('temporary') or []],
+        'tokens': [dict(e, account_id=i.get('account_id')) for i in kept for e in i['entries'].get('tokens') or []] +
+        [e for name, e in sorted(shared.items()) if name in used],
+        'temporary': [dict(e, account_id=i.get('account_id')) for i in kept
+                      for e in i['entries'].get('temporary') or []],
         'hosts': [i.get('host') for i in kept],
         'accounts': accounts,
+        # the first host of each account, whose variables give the account's API token, URL and quota
+        'account_hosts': account_hosts,
         'errors': errors,
         'retried': retried,
     }
@@ -631,7 +794,8 @@ def entries_of_host(plan):
                      'fingerprint': cred['fingerprint'], 'held_fingerprint': held_fp,
                      'force': cred['selected_for_rotation']}
             temporary.append(entry)
-    return {'tokens': tokens, 'temporary': temporary}
+    shared = [shared_entry(t, t.get('rotate')) for t in plan.get('shared') or []]
+    return {'tokens': tokens, 'temporary': temporary, 'shared': shared}
 
 
 def check_of(cred):
@@ -943,3 +1107,32 @@ def finishing(hosts, hostvars):
     of the same run finishes their rotations (deletes the old token, renames the new one)."""
     return [host for host in hosts
             if ((hostvars[host].get('__provision_result') or {}) if host in hostvars else {}).get('rotation_started')]
+
+
+# the variables of a host that give its account's connection (set in the inventory, group_vars per account)
+ACCOUNT_VARS = (('api_token', 'provision_api_token'), ('api_url', 'provision_api_url'),
+                ('token_quota', 'provision_token_quota'))
+
+
+def accounts_of(account_hosts, hostvars):
+    """r2_credential_set's ``accounts``: per account of the run, the API token, API URL and quota that the first
+    host of that account sets in the inventory (an account whose hosts set none uses the reconcile's own)."""
+    out = []
+    for account_id, host in sorted((account_hosts or {}).items(), key=lambda pair: '%s' % (pair[0],)):
+        acct = {'account_id': account_id}
+        own = hostvars[host] if host in hostvars else {}
+        for option, var in ACCOUNT_VARS:
+            if var in own and own[var] not in (None, ''):
+                acct[option] = own[var]
+        out.append(acct)
+    return out
+
+
+def lock_keys(hosts, hostvars, owner, default_account):
+    """The run-lock keys of every account the hosts name (sorted, so that two runs take them in the same order)."""
+    keys = set()
+    for host in hosts:
+        own = hostvars[host] if host in hostvars else {}
+        account = own.get('provision_account_id') or default_account
+        keys.add('%s-%s' % (owner, ('%s' % (account or '')).lower()))
+    return sorted(keys)

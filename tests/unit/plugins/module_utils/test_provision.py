@@ -433,10 +433,11 @@ def test_fleet_flattens_the_entries_of_hosts_that_do_not_conflict():
              {'host': 'failed', 'msg': 'no entries'}]
     fleet = provision_filters.r2_provision_fleet(hosts)
     assert fleet == {
-        'tokens': hosts[0]['entries']['tokens'] + hosts[1]['entries']['tokens'],
+        'tokens': [dict(e, account_id=ACCOUNT) for e in hosts[0]['entries']['tokens'] + hosts[1]['entries']['tokens']],
         'temporary': [],
         'hosts': ['web1', 'web2'],
         'accounts': [ACCOUNT],
+        'account_hosts': {ACCOUNT: 'web1'},
         'errors': {},
         'retried': [],
     }
@@ -737,3 +738,131 @@ def test_finishing_names_the_hosts_that_took_a_rotations_new_token():
     hostvars = {'web1': {'__provision_result': {'rotation_started': True}}, 'web2': {'__provision_result': {}},
                 'web3': {}, 'web4': {'__provision_result': None}}
     assert _provision.finishing(['web1', 'web2', 'web3', 'web4', 'gone'], hostvars) == ['web1']
+
+
+# -- shared mode ----------------------------------------------------------------------------------------------------
+
+SHARED_TOKENS = {'media-writers': {'permission': 'object_read_write', 'jurisdiction': 'eu', 'buckets': ['media-eu']}}
+SHARED_CRED = {'name': 'upload', 'shared': 'media-writers', 'bucket': 'media-eu', 'prefixes': ['{host}/in/']}
+
+
+def shared_plan(host='web1', credentials=None, **settings):
+    settings = dict(dict(SETTINGS, shared_tokens=SHARED_TOKENS), **settings)
+    plan = _provision.normalize_host(host, copy.deepcopy(credentials or [SHARED_CRED]), settings)
+    if not plan['errors']:
+        _provision.apply_observed(plan, [{'user': 'deploy', 'exists': True, 'home': '/home/deploy', 'profiles': {}}],
+                                  settings, None)
+    return plan
+
+
+def test_a_shared_credential_is_the_hosts_own_temporary_credential_minted_from_the_shared_token():
+    plan = shared_plan('web7')
+    assert not plan['errors'], plan['errors']
+    cred = plan['credentials'][0]
+    # type, jurisdiction and permission come from the shared token; {host} is the inventory hostname
+    assert (cred['type'], cred['jurisdiction'], cred['permission']) == ('temporary', 'eu', 'object_read_write')
+    assert cred['prefixes'] == ['web7/in/'] and cred['parent_key'] == 'ansible:shared/media-writers'
+    assert cred['key'] == 'ansible:web7/upload'
+    entries = _provision.entries_of_host(plan)
+    assert entries['tokens'] == []
+    assert entries['temporary'][0]['parent'] == 'ansible:shared/media-writers'
+    # the shared token: no holder (never written on a host), so a rotation rolls it in place
+    assert entries['shared'] == [{
+        'name': 'ansible:shared/media-writers', 'label': 'shared token media-writers', 'state': 'present',
+        'permission': 'object_read_write', 'jurisdiction': 'eu', 'buckets': [{'name': 'media-eu', 'jurisdiction': 'eu'}],
+        'ip_allow': None, 'ip_deny': None, 'rotate': False, 'rotate_after': None, 'held_access_key_id': None,
+        'fingerprint': '', 'held_fingerprint': None}]
+
+
+@pytest.mark.parametrize('cred, settings, message', [
+    (dict(SHARED_CRED, shared='nope'), {}, "upload): shared: 'nope' is not defined in provision_shared_tokens"),
+    (dict(SHARED_CRED, shared='a b'), {}, 'upload): shared: the name of a shared token of provision_shared_tokens'),
+    (dict(SHARED_CRED, parent='media'), {}, 'upload): parent: give parent or shared, not both'),
+    (dict(SHARED_CRED, bucket='other'), {}, "upload): bucket: 'other' (eu) is not among the buckets of its parent "
+                                            "token 'ansible:shared/media-writers' (provision_shared_tokens."
+                                            "media-writers)"),
+    (dict(SHARED_CRED, permission='admin_read_write'), {}, 'upload): permission: admin_read_write is higher than '
+                                                           'its parent token'),
+    (dict(SHARED_CRED, prefixes=['{host}\n/']), {}, 'upload): prefixes'),
+    (SHARED_CRED, {'shared_tokens': {'media-writers': {'permission': 'object_read_write', 'colour': 'blue'}}},
+     'upload): provision_shared_tokens.media-writers: unknown field(s) colour'),
+    (SHARED_CRED, {'shared_tokens': {'media-writers': {'buckets': ['media-eu']}}},
+     'upload): provision_shared_tokens.media-writers: permission: required, one of'),
+    (SHARED_CRED, {'shared_tokens': {'media-writers': {'permission': 'object_read_write', 'state': 'absent'}}},
+     'upload): shared: provision_shared_tokens.media-writers has state absent'),
+    (SHARED_CRED, {'shared_token_name_format': 'shared/{host}'},
+     'provision_shared_token_name_format: must be a string whose one field is {name}'),
+    (dict(SHARED_CRED, type='token'), {}, 'unknown field(s) bucket, prefixes, shared for type token'),
+], ids=['undefined', 'bad-name', 'with-parent', 'bucket-outside', 'higher-permission', 'control-in-prefix',
+        'unknown-field', 'no-permission', 'absent-token', 'bad-format', 'token-type'])
+def test_a_shared_credential_that_cannot_be_minted_fails_its_host_with_one_message(cred, settings, message):
+    errors = shared_plan(credentials=[cred], **settings)['errors']
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_a_shared_token_whose_definition_says_absent_is_deleted_by_a_host_that_sees_it():
+    defs = dict(SHARED_TOKENS, old={'permission': 'object_read_only', 'state': 'absent'})
+    plan = shared_plan(shared_tokens=defs)
+    assert not plan['errors']
+    assert [e['name'] for e in _provision.entries_of_host(plan)['shared']] == [
+        'ansible:shared/media-writers', 'ansible:shared/old']
+    assert _provision.entries_of_host(plan)['shared'][1] == {
+        'name': 'ansible:shared/old', 'label': 'shared token old', 'state': 'absent'}
+
+
+def test_a_revocation_of_a_host_leaves_the_shared_token_to_the_others():
+    plan = shared_plan(state='absent')
+    assert not plan['errors'] and plan['credentials'][0]['state'] == 'absent'
+    assert _provision.entries_of_host(plan) == {'tokens': [], 'temporary': [], 'shared': []}
+
+
+def test_a_rotation_rolls_the_shared_tokens_it_names():
+    assert _provision.entries_of_host(shared_plan(rotate=True))['shared'][0]['rotate'] is True
+    assert _provision.entries_of_host(shared_plan(rotate=True, rotate_only=['other']))['shared'][0]['rotate'] is False
+    named = shared_plan(rotate=True, rotate_only=['media-writers'])
+    assert _provision.entries_of_host(named)['shared'][0]['rotate'] is True
+
+
+def shared_host(host, account=ACCOUNT, shared_tokens=None):
+    plan = shared_plan(host, shared_tokens=shared_tokens or SHARED_TOKENS)
+    assert not plan['errors'], plan['errors']
+    return {'host': host, 'plan': plan, 'entries': _provision.entries_of_host(plan), 'account_id': account}
+
+
+def test_the_fleet_reconciles_a_shared_token_once_for_every_host_that_names_it():
+    fleet = provision_filters.r2_provision_fleet([shared_host('web%d' % n) for n in range(1, 4)])
+    assert fleet['errors'] == {}
+    assert [e['name'] for e in fleet['tokens']] == ['ansible:shared/media-writers']
+    assert fleet['tokens'][0]['account_id'] == ACCOUNT
+    assert [e['name'] for e in fleet['temporary']] == ['ansible:web%d/upload' % n for n in range(1, 4)]
+    assert set(e['parent'] for e in fleet['temporary']) == {'ansible:shared/media-writers'}
+
+
+def test_hosts_that_disagree_on_a_shared_token_or_its_account_are_left_out():
+    other = {'media-writers': dict(SHARED_TOKENS['media-writers'], permission='object_read_only')}
+    fleet = provision_filters.r2_provision_fleet([shared_host('web1'), shared_host('web2', shared_tokens=other)])
+    assert fleet['hosts'] == ['web1'] and list(fleet['errors']) == ['web2']
+    assert fleet['errors']['web2'] == (
+        "shared token 'ansible:shared/media-writers': hosts web1 and web2 give it different definitions "
+        "(provision_shared_tokens must be the same for every host that names it, for example set in "
+        "group_vars/all)")
+    elsewhere = 'fedcba9876543210fedcba9876543210'
+    fleet = provision_filters.r2_provision_fleet([shared_host('web1'), shared_host('db1', account=elsewhere)])
+    assert 'hosts web1 and db1 give it accounts %s and %s: a shared token lives in one account' % (
+        ACCOUNT, elsewhere) in fleet['errors']['db1']
+
+
+def test_accounts_and_lock_keys_come_from_each_accounts_hosts():
+    elsewhere = 'fedcba9876543210fedcba9876543210'
+    hostvars = {'web1': {'provision_account_id': ACCOUNT},
+                'db1': {'provision_account_id': elsewhere, 'provision_api_token': 'cfat_x' * 8,
+                        'provision_api_url': 'https://gw.example.test/client/v4', 'provision_token_quota': 900},
+                'db2': {'provision_account_id': elsewhere.upper()},
+                'lone': {}}
+    assert provision_filters.r2_provision_accounts({ACCOUNT: 'web1', elsewhere: 'db1'}, hostvars) == [
+        {'account_id': ACCOUNT},
+        {'account_id': elsewhere, 'api_token': 'cfat_x' * 8, 'api_url': 'https://gw.example.test/client/v4',
+         'token_quota': 900}]
+    assert provision_filters.r2_provision_lock_keys(['web1', 'db1', 'db2', 'lone'], hostvars, 'account',
+                                                    ACCOUNT.upper()) == ['account-%s' % ACCOUNT,
+                                                                         'account-%s' % elsewhere]
