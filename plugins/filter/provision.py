@@ -66,6 +66,14 @@ def r2_provision_accounts(account_hosts, hostvars):
     return _provision.accounts_of(account_hosts, hostvars)
 
 
+def r2_provision_signing(fleet, keys):
+    """The fleet's entries with local signing where the play gives a shared token's key."""
+    try:
+        return _provision.with_signing_keys(fleet, keys)
+    except _provision.ProvisionError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 def r2_provision_lock_keys(hosts, hostvars, owner, default_account):
     """The run-lock keys of every account of the hosts."""
     return _provision.lock_keys(list(hosts), hostvars, owner, default_account)
@@ -91,4 +99,5 @@ class FilterModule(object):
             'r2_provision_finishing': r2_provision_finishing,
             'r2_provision_accounts': r2_provision_accounts,
             'r2_provision_lock_keys': r2_provision_lock_keys,
+            'r2_provision_signing': r2_provision_signing,
         }

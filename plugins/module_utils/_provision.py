@@ -761,6 +761,9 @@ def fleet(inspected):
         'accounts': accounts,
         # the first host of each account, whose variables give the account's API token, URL and quota
         'account_hosts': account_hosts,
+        # token name -> shared token name, for the signing keys the play may give (with_signing_keys)
+        'shared_tokens': dict((e['name'], e['label'][len('shared token '):]) for e in shared.values()
+                              if e['name'] in used),
         'errors': errors,
         'retried': retried,
     }
@@ -788,6 +791,8 @@ def entries_of_host(plan):
         elif cred['state'] == 'present':
             entry = {'name': cred['key'], 'label': cred['label'], 'bucket': cred['bucket'],
                      'jurisdiction': cred['jurisdiction'], 'permission': cred['permission'],
+                     # the host's S3 endpoint: the audience of credentials signed locally
+                     'endpoint_url': cred['endpoint'] or None,
                      'ttl_seconds': cred['ttl_seconds'], 'renew_before': cred['renew_before'],
                      'prefixes': cred['prefixes'], 'objects': cred['objects'],
                      'parent': cred.get('parent_key'), 'held_access_key_id': held, 'held_expiration': held_exp,
@@ -1107,6 +1112,24 @@ def finishing(hosts, hostvars):
     of the same run finishes their rotations (deletes the old token, renames the new one)."""
     return [host for host in hosts
             if ((hostvars[host].get('__provision_result') or {}) if host in hostvars else {}).get('rotation_started')]
+
+
+def with_signing_keys(fleet, keys):
+    """The fleet's ``tokens`` and ``temporary`` with local signing where the play gives a shared token's Secret
+    Access Key (``provision_shared_signing_keys``: shared token name -> key): that token carries it as its
+    ``signing_key`` and the temporary credentials minted from it are signed on the controller, with no API call
+    per host. Returns {'tokens', 'temporary'}; use it only in a task with no_log."""
+    keys = keys or {}
+    if not isinstance(keys, dict):
+        raise ProvisionError('provision_shared_signing_keys: must be a dict of shared token name to its Secret '
+                             'Access Key')
+    names = (fleet or {}).get('shared_tokens') or {}
+    signed = set(token for token, name in names.items() if keys.get(name))
+    tokens = [dict(e, signing_key=keys[names[e['name']]]) if e['name'] in signed else e
+              for e in (fleet or {}).get('tokens') or []]
+    temporary = [dict(e, signing='local') if e.get('parent') in signed else e
+                 for e in (fleet or {}).get('temporary') or []]
+    return {'tokens': tokens, 'temporary': temporary}
 
 
 # the variables of a host that give its account's connection (set in the inventory, group_vars per account)

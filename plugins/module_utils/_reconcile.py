@@ -424,6 +424,10 @@ def validate_tokens(entries):
                 spec = _r2.token_spec(entry, rotation_room=True)
                 entry['rotate_after'], entry['expire_after'] = _r2.validate_schedule(
                     entry.get('rotate_after'), entry.get('expire_after'), entry.get('expires_on'))
+                if entry.get('signing_key') and not _r2.S3_SECRET_RE.fullmatch(entry['signing_key']):
+                    raise _r2.R2ValueError('signing_key: must be the token\'s Secret Access Key, 64 lowercase '
+                                           'hexadecimal characters (the SHA-256 of its value) and nothing else; the '
+                                           'value is not shown')
             elif entry['rotate']:
                 raise _r2.R2ValueError('rotate: cannot rotate a token with state=absent')
             else:
@@ -462,6 +466,15 @@ def validate_temporary(entries, token_entries, token_specs):
                 refusal = _temporary.parent_refusal(scope, entry['parent'], specs[entry['parent']])
                 if refusal:
                     raise _r2.R2ValueError(refusal)
+            if entry.get('signing') == 'local':
+                # signed with the parent's secret, which the run has only for a parent token of its own
+                parent = next((t for t in token_entries if t['name'] == entry['parent']), None) if entry['parent'] \
+                    else None
+                if parent is None or not parent.get('signing_key'):
+                    raise _r2.R2ValueError('signing: local needs parent, a token of this run with its '
+                                           'signing_key given')
+            if entry.get('endpoint_url'):
+                entry['endpoint_url'] = _r2.validate_endpoint(entry['endpoint_url'], 'endpoint_url', path=False)
             scope['renew_before'] = _temporary.renew_window(scope, entry['renew_before'])
         except _r2.R2ValueError as exc:
             raise _r2.R2ValueError('%s: %s' % (label, exc))
@@ -710,12 +723,32 @@ class CredentialSet:
         else:
             parent_key = scope['parent_access_key_id'] or _temporary.API_TOKEN_PARENT
         scope = dict(scope, parent_access_key_id=plan['parent_id'])
-        # The parent was checked before the first write; Cloudflare's own refusal is still reworded.
-        creds = _temporary.mint_temporary_credentials(self.client, self.account_id, scope)
+        if entry.get('signing') == 'local':
+            creds = self.sign_locally(plan, scope)
+        else:
+            # The parent was checked before the first write; Cloudflare's own refusal is still reworded.
+            creds = _temporary.mint_temporary_credentials(self.client, self.account_id, scope)
         expires = datetime.datetime.fromtimestamp(creds.pop('expires_at'), datetime.timezone.utc)
         result.update(creds, expiration=_r2.format_time(expires),
                       fingerprint=_temporary.fingerprint(entry['fingerprint'], scope, parent_key))
         return result
+
+    def sign_locally(self, plan, scope):
+        """Cloudflare's local signing recipe with the parent's secret: no API call. A parent made or rolled in this
+        run signs with its new secret (the one given is then stale, and said so once)."""
+        parent_plan = plan['parent_plan']
+        parent = parent_plan['entry']
+        fresh = (self.results.get(parent['name']) or {}).get('secret_access_key')
+        if fresh and fresh != parent['signing_key'] and not parent_plan.get('stale_warned'):
+            parent_plan['stale_warned'] = True
+            self.r2.module.warn('%s: this run gave the token a new secret, so its signing_key is out of date; '
+                                'the temporary credentials minted from it were signed with the new one. Store the '
+                                'new secret where the play reads it (it is in credentials[%r]).'
+                                % (parent_plan['label'], parent['name']))
+        endpoint = plan['entry'].get('endpoint_url') or _r2.endpoint_url(self.account_id, scope['jurisdiction'])
+        return _temporary.sign_temporary_credentials(
+            self.account_id, scope['parent_access_key_id'], fresh or parent['signing_key'], scope['bucket'],
+            scope['permission'], scope['ttl_seconds'], endpoint, scope['prefixes'], scope['objects'])
 
     # -- the run ---------------------------------------------------------------
 

@@ -162,6 +162,15 @@ options:
             new id. Without a holder (O(tokens[].held_access_key_id) omitted) the value is rolled in place instead.
         type: bool
         default: false
+      signing_key:
+        description:
+          - The token's S3 Secret Access Key (the SHA-256 hex of its value), when the play has it, for example
+            from Ansible Vault. Temporary credentials with this token as O(temporary[].parent) and
+            O(temporary[].signing=local) are then signed locally, with no API call per holder.
+          - Never logged or returned. A run that gives the token a new value (create, roll, reissue) signs with the
+            new secret and warns that this one is out of date.
+        type: str
+        version_added: 0.5.0
       rotate_after:
         description:
           - Rotation schedule - a token whose secret is older than this is rotated as with O(tokens[].rotate=true)
@@ -245,6 +254,22 @@ options:
       parent_access_key_id:
         description: Access key id (token id) of a parent token not managed here, 32 hexadecimal characters.
         type: str
+      signing:
+        description:
+          - V(api) mints through Cloudflare's Temporary Credentials API (one request per holder that needs new
+            credentials). V(local) signs with Cloudflare's local signing recipe (an HS256 JWT signed with the
+            parent's Secret Access Key) and makes no API call; it needs O(temporary[].parent) with its
+            O(tokens[].signing_key).
+        type: str
+        choices: [api, local]
+        default: api
+        version_added: 0.5.0
+      endpoint_url:
+        description:
+          - The S3 endpoint the holder uses (a proxy or gateway); its host is the audience of locally signed
+            credentials. Default the jurisdiction's R2 endpoint of the account.
+        type: str
+        version_added: 0.5.0
       renew_before:
         description:
           - Mint again when the held credentials expire within this many seconds. Default a quarter of
@@ -492,6 +517,7 @@ def main():
         rotate_after=dict(type='raw'),
         expire_after=dict(type='raw'),
         account_id=dict(type='str'),
+        signing_key=dict(type='str', no_log=True),
     )
     temp_options = dict(
         name=dict(type='str', required=True),
@@ -511,6 +537,8 @@ def main():
         held_fingerprint=dict(type='str'),
         force=dict(type='bool', default=False),
         account_id=dict(type='str'),
+        signing=dict(type='str', default='api', choices=['api', 'local']),
+        endpoint_url=dict(type='str'),
     )
     r2 = R2Module(
         argument_spec=dict(

@@ -103,3 +103,17 @@ def test_thirty_hosts_past_a_quota_of_twenty_fit_with_one_shared_token(cf, run_p
     assert '"30 host(s): kept 28, minted 2, unchanged 1;' in renewed.output, renewed.output[-3000:]
     # (h01 runs the reconcile, whose change its recap counts)
     assert renewed.recap['h29']['changed'] > 0 and renewed.recap['h03']['changed'] == 0
+
+    # With the shared token's key (from a vault, here from the emulator's record of what it issued), the renewals
+    # are signed on the controller: no mint request at all, and the host's aws CLI uses them as before.
+    signed = args + ['-e', json.dumps({'provision_shared_signing_keys': {'media-writers': parent_forms[1]}})]
+    cf.reset_stats()
+    local = run_playbook('provision_fleet', args=signed)
+    assert local.rc == 0, local.output[-3000:]
+    requests = [(r['method'], r['route']) for r in cf.stats()['requests']]
+    assert requests == [LISTING, BUCKETS], json.dumps(requests)
+    assert '"30 host(s): kept 28, minted 2, unchanged 1;' in local.output, local.output[-3000:]
+    assert put(tmp_path, 'h29', 'h29/report.txt') == (True, '')
+    denied, detail = put(tmp_path, 'h29', 'h30/report.txt')
+    assert not denied and 'AccessDenied' in detail, detail
+    assert parent_forms[1] not in local.output

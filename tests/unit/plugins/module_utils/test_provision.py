@@ -438,6 +438,7 @@ def test_fleet_flattens_the_entries_of_hosts_that_do_not_conflict():
         'hosts': ['web1', 'web2'],
         'accounts': [ACCOUNT],
         'account_hosts': {ACCOUNT: 'web1'},
+        'shared_tokens': {},
         'errors': {},
         'retried': [],
     }
@@ -836,6 +837,25 @@ def test_the_fleet_reconciles_a_shared_token_once_for_every_host_that_names_it()
     assert fleet['tokens'][0]['account_id'] == ACCOUNT
     assert [e['name'] for e in fleet['temporary']] == ['ansible:web%d/upload' % n for n in range(1, 4)]
     assert set(e['parent'] for e in fleet['temporary']) == {'ansible:shared/media-writers'}
+
+
+def test_signing_keys_turn_the_mints_from_their_shared_token_into_local_signing():
+    fleet = provision_filters.r2_provision_fleet([shared_host('web1'), inspected_host('web2', files_id='2049:2')])
+    assert fleet['shared_tokens'] == {'ansible:shared/media-writers': 'media-writers'}
+    key = secrets.token_hex(32)
+    signed = provision_filters.r2_provision_signing(fleet, {'media-writers': key, 'unused': 'b' * 64})
+    shared = [e for e in signed['tokens'] if e['name'] == 'ansible:shared/media-writers'][0]
+    assert shared['signing_key'] == key
+    assert [e for e in signed['tokens'] if e['name'] != shared['name']] == [
+        e for e in fleet['tokens'] if e['name'] != shared['name']]
+    assert [(e['name'], e['signing'], e['endpoint_url']) for e in signed['temporary']] == [
+        ('ansible:web1/upload', 'local', 'https://%s.eu.r2.cloudflarestorage.com' % ACCOUNT)]
+    # without a key nothing changes, and the fleet itself holds no key
+    assert provision_filters.r2_provision_signing(fleet, {}) == {'tokens': fleet['tokens'],
+                                                                 'temporary': fleet['temporary']}
+    assert key not in json.dumps(fleet)
+    with pytest.raises(Exception, match='provision_shared_signing_keys: must be a dict'):
+        provision_filters.r2_provision_signing(fleet, ['x'])
 
 
 def test_hosts_that_disagree_on_a_shared_token_or_its_account_are_left_out():

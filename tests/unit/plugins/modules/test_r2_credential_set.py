@@ -6,7 +6,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -798,3 +801,73 @@ def test_names_are_unique_across_the_accounts_of_a_run(accounts):
     assert outcome.failed and not first.calls and not other.calls
     assert outcome.result['msg'] == ("tokens: name: 'web1:media' is also the name of an entry of account %s; names "
                                      "are unique across the accounts of a run" % ACCOUNT.lower())
+
+
+# -- local signing from a shared parent whose secret the play has -----------------------------------------------------
+
+def test_temporary_credentials_signed_locally_make_no_api_call_and_verify_as_cloudflare_would(fake):
+    parent = tokens('shared')[0]
+    made = converge(fake, [parent])['credentials']['shared:media']
+    secret = made['secret_access_key']
+    parent = dict(parent, signing_key=secret, held_access_key_id=None)
+    children = [{'name': 'web%d:upload' % n, 'bucket': 'backups', 'jurisdiction': 'eu', 'parent': 'shared:media',
+                 'permission': 'object_read_write', 'prefixes': ['web%d/' % n], 'signing': 'local',
+                 'endpoint_url': 'https://gw.example.test:8443'} for n in (1, 2)]
+    start = len(fake.calls)
+    got = converge(fake, [parent], temporary=children)
+    # one listing and the bucket check: no mint request per holder
+    assert [c[:2] for c in fake.calls[start:]] == [('GET', '/accounts/%s/tokens' % fake.account_id),
+                                                   ('GET', '/accounts/%s/r2/buckets' % fake.account_id)]
+    assert not fake.temp_credentials
+    one = got['credentials']['web1:upload']
+    assert one['action'] == 'minted' and one['access_key_id'] == made['access_key_id']
+    # what the S3 side checks: the JWT is signed with the parent's secret, its secret is the JWT's SHA-256
+    jwt = base64_jwt(one['session_token'])
+    head, claims, signature = jwt.split('.')
+    expected = hmac.new(secret.encode(), ('%s.%s' % (head, claims)).encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(signature + '==') == expected
+    assert hashlib.sha256(jwt.encode()).hexdigest() == one['secret_access_key']
+    body = json.loads(base64.urlsafe_b64decode(claims + '=' * (-len(claims) % 4)))
+    assert (body['aud'], body['bucket'], body['paths']) == ('gw.example.test:8443', 'backups',
+                                                            {'prefixPaths': ['web1/']})
+    # the parent's secret is in no result
+    assert secret not in json.dumps(got)
+
+
+def test_local_signing_after_a_roll_uses_the_new_secret_and_says_the_given_one_is_stale(fake):
+    parent = tokens('shared')[0]
+    made = converge(fake, [parent])['credentials']['shared:media']
+    child = {'name': 'web1:upload', 'bucket': 'backups', 'jurisdiction': 'eu', 'parent': 'shared:media',
+             'permission': 'object_read_write', 'signing': 'local'}
+    rolled = run(r2_credential_set, tokens=[dict(parent, signing_key=made['secret_access_key'], rotate=True)],
+                 temporary=[child])
+    assert not rolled.failed, rolled.result['msg']
+    new_secret = rolled.result['credentials']['shared:media']['secret_access_key']
+    assert new_secret != made['secret_access_key']
+    assert any('signing_key is out of date' in w for w in rolled.result.get('warnings', []))
+    jwt = base64_jwt(rolled.result['credentials']['web1:upload']['session_token'])
+    head, claims, signature = jwt.split('.')
+    assert base64.urlsafe_b64decode(signature + '==') == hmac.new(
+        new_secret.encode(), ('%s.%s' % (head, claims)).encode(), hashlib.sha256).digest()
+
+
+def base64_jwt(session_token):
+    return base64.b64decode(session_token).decode()[len('jwt/'):]
+
+
+@pytest.mark.parametrize('token_extra, temp_extra, message', [
+    ({}, {'signing': 'local'}, 'temporary[0] (web1:upload): signing: local needs parent, a token of this run with '
+                               'its signing_key given'),
+    ({'signing_key': 'A' * 64}, {'signing': 'local'},
+     "tokens[0] (host shared, credential media): signing_key: must be the token's Secret Access Key, 64 "
+     "lowercase hexadecimal characters"),
+    ({'signing_key': 'a' * 64}, {'signing': 'local', 'endpoint_url': 'ftp://x'},
+     'temporary[0] (web1:upload): endpoint_url: must be an http:// or https:// URL'),
+], ids=['no-secret', 'bad-secret', 'bad-endpoint'])
+def test_local_signing_input_is_checked_before_any_request(fake, token_extra, temp_extra, message):
+    child = dict({'name': 'web1:upload', 'bucket': 'backups', 'jurisdiction': 'eu', 'parent': 'shared:media'},
+                 **temp_extra)
+    outcome = run(r2_credential_set, tokens=[dict(tokens('shared')[0], **token_extra)], temporary=[child])
+    assert outcome.failed and not fake.calls
+    assert outcome.result['msg'].startswith(message), outcome.result['msg']
+    assert 'A' * 64 not in json.dumps(outcome.result)
