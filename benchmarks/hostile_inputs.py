@@ -627,6 +627,24 @@ def module_cases(c):
              hostile='\x1b[2J\x1b[31mgotcha',
              seed=lambda s: [s.seed({'owner': 'account', 'name': 'dup'}) for dummy in range(2)])
     c.module('r2_credential_set', 'token_quota -1', {'tokens': [entry], 'token_quota': -1}, field='token_quota')
+    # several accounts, local signing (0.5.0)
+    for label, value in (('a newline', c.account + '\n'), ('an ANSI escape', '\x1b[31m' + c.account[8:])):
+        c.module('r2_credential_set', 'tokens[0].account_id with %s' % label,
+                 {'tokens': [dict(entry, account_id=value)]}, field='account_id', hostile=value)
+        c.module('r2_credential_set', 'accounts[0].account_id with %s' % label,
+                 {'tokens': [entry], 'accounts': [{'account_id': value}]}, field='accounts[0].account_id',
+                 hostile=value)
+    c.module('r2_credential_set', 'accounts[0].api_url with a newline',
+             {'tokens': [dict(entry, account_id='f' * 32)],
+              'accounts': [{'account_id': 'f' * 32, 'api_url': 'https://x.example.test\n'}]},
+             field='api_url', hostile='https://x.example.test\n')
+    key = secrets.token_hex(32)
+    c.module('r2_credential_set', 'tokens[0].signing_key with a trailing newline',
+             {'tokens': [dict(entry, signing_key=key + '\n')]}, field='signing_key',
+             secrets_={'signing_key': {'raw': key, 'given': key + '\n', 'json': json.dumps(key + '\n')}})
+    c.module('r2_credential_set', 'temporary[0] signing=local without a signing_key',
+             {'tokens': [entry], 'temporary': [dict(name='tmp-l', bucket='media', parent='set-a', signing='local')]},
+             field='signing')
     tmp = dict(name='tmp-a', bucket='media', permission='object_read_only', ttl_seconds=3600)
     c.module('r2_credential_set', 'temporary[0].bucket with a trailing newline',
              {'temporary': [dict(tmp, bucket='media\n')]}, field='bucket', hostile='media\n')
@@ -698,6 +716,22 @@ def role_cases(c):
         return [dict(tmp, **kw)]
 
     c.role('valid token and temporary (control case)', [app, dict(tmp, parent='app')], expect='ok')
+    # shared mode (0.5.0)
+    shared_defs = {'shared_tokens': {'writers': {'permission': 'object_read_write', 'buckets': ['media']}}}
+    shared = {'name': 'up', 'shared': 'writers', 'bucket': 'media', 'prefixes': ['{host}/']}
+    c.role('shared credential (control case)', [shared], settings=shared_defs, expect='ok')
+    for label, make in (h for h in HOSTILE if h[0] in ('newline', 'ansi', 'bidi')):
+        value = make('writers')
+        c.role('shared name with %s' % label, [dict(shared, shared=value)], settings=shared_defs, field='shared',
+               hostile=value)
+        c.role('prefix with %s after {host}' % label, [dict(shared, prefixes=['{host}/' + make('x')])],
+               settings=shared_defs, field='prefixes', hostile=make('x'))
+    c.role('shared token definition with an ANSI escape in its field name', [shared],
+           settings={'shared_tokens': {'writers': {'permission': 'object_read_write', '\x1b[2Jx': 1}}},
+           field='provision_shared_tokens.writers', hostile='\x1b[2Jx')
+    c.role('shared token name format with {host}', [shared],
+           settings=dict(shared_defs, shared_token_name_format='shared/{host}/{name}'),
+           field='provision_shared_token_name_format')
     # provision_api_token: the inspect action checks it with check_api_token(value, 'provision_api_token')
     for label in ('newline', 'ansi', 'trailing_space'):
         value = TOKEN_DECORATIONS[label](c.token)

@@ -21,7 +21,8 @@ __metaclass__ = type
 import os
 import re
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
     DEFAULT_API_URL,
@@ -43,7 +44,7 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 impo
 _GOT_RE = re.compile(r'(got: )(.{%d,})\Z' % (_r2.SHOWN_MAX + 1), re.S)
 
 
-class _AnsibleModule(AnsibleModule):
+class _AnsibleModule(MaskedModule):
     """AnsibleModule whose failure messages never carry a raw control character: ansible-core's own argument
     validation quotes the value it refuses ("must be one of: ..., got: <value>"), escape sequences included."""
 

@@ -210,9 +210,9 @@ home:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _safe_io, _text
 
 PATH_OPTIONS = dict((name, dict(type='path')) for name in _client_files.PATH_OPTIONS)
@@ -324,7 +324,7 @@ def write_files(module, tree, plan, files):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = MaskedModule(argument_spec=argument_spec(), supports_check_mode=True)
     _text.mask_escaped(module.no_log_values)   # the secrets in their repr() and JSON forms too
     params = module.params
     user = params['user']

@@ -162,9 +162,9 @@ import os
 import re
 import socket
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _safe_io
 
 PROFILE_OPTIONS = dict(
@@ -253,7 +253,7 @@ def describe(spec):
 
 
 def main():
-    module = AnsibleModule(
+    module = MaskedModule(
         argument_spec=dict(users=dict(type='list', elements='dict', required=True, options=dict(
             user=dict(type='str', required=True),
             home=dict(type='path'),

@@ -201,9 +201,9 @@ import os
 import posixpath
 import pwd
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _ini, _safe_io, _text
 # The editor lives in _ini (one INI format for the collection); these names stay importable from here.
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._ini import (  # noqa: F401 pylint: disable=unused-import
@@ -265,7 +265,7 @@ def _owner(params, folder):
 
 
 def main():
-    module = AnsibleModule(
+    module = MaskedModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
             section=dict(type='str', required=True),

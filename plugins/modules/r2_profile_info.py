@@ -163,9 +163,9 @@ import posixpath
 import pwd
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _safe_io
 
 ENV_SECTION = 'env'
@@ -231,7 +231,7 @@ def describe(spec, is_secret):
 
 
 def main():
-    module = AnsibleModule(
+    module = MaskedModule(
         argument_spec=dict(
             files=dict(type='list', elements='dict', required=True, options=dict(
                 path=dict(type='path', required=True),

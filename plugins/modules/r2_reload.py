@@ -160,9 +160,9 @@ profiles:
   elements: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _reload, _safe_io, \
     _text
 
@@ -230,7 +230,7 @@ def validate(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = MaskedModule(
         argument_spec=dict(
             commands=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),

@@ -501,9 +501,10 @@ import os
 import pwd
 import time
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked import MaskedModule
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _client_files, _ini, _s3_probe, _safe_io, _text
 
 CheckError = _s3_probe.ProbeError
@@ -755,7 +756,7 @@ def main_single(module, result):
 
 
 def main():
-    module = AnsibleModule(
+    module = MaskedModule(
         argument_spec=dict(
             profile=dict(type='str'),
             credentials_file=dict(type='path',

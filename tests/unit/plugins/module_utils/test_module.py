@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import secrets
+
 import pytest
 import requests
 
@@ -19,6 +21,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _module
 from ansible_collections.cloudflare_r2.credentials.plugins.modules import (
+    r2_client_files,
     r2_credential_set,
     r2_temp_credentials,
     r2_token,
@@ -168,3 +171,26 @@ def test_escaped_forms_of_every_secret_option_are_registered(syslog):
                                                  parent_secret_access_key=dict(type='str', no_log=True)))
     missing = [name for name, form in secret_forms.forms(secret).items() if form not in r2.module.no_log_values]
     assert not missing
+
+
+@pytest.mark.parametrize('module, args', [
+    pytest.param(r2_credential_set, lambda secret: dict(
+        api_token=secret_forms.new_token(), account_id=ACCOUNT, check_buckets=False,
+        tokens=[dict(name='leak-probe', permission='object_read_only', signing_key=secret)]), id='r2_credential_set'),
+    pytest.param(r2_client_files, lambda secret: dict(
+        user='root', home='/nonexistent-r2-probe', profiles=[dict(name='p', access_key_id='a' * 32,
+                                                                    secret_access_key=secret)]), id='r2_client_files'),
+])
+def test_the_invocation_log_masks_a_secret_suboption_in_its_escaped_forms(syslog, module, args):
+    """ansible-core logs the invocation from AnsibleModule.__init__, showing list options by repr(): a secret with a
+    newline or a quote is there in its escaped form, which must be masked before that line is written."""
+    secret = secrets.token_hex(32) + '"\n'
+    outcome = run_module(module, args(secret))
+    assert outcome.failed
+    invoked = [line for line in syslog if line.startswith('Invoked with')]
+    assert invoked, syslog
+    forms = secret_forms.forms(secret)
+    secret_forms.assert_no_leak('\n'.join(syslog), {'secret': dict((k, v) for k, v in forms.items() if k != 'slice')},
+                                'the invocation log')
+    secret_forms.assert_no_leak(outcome.result, {'secret': dict((k, v) for k, v in forms.items() if k != 'slice')},
+                                'the result')
