@@ -14,6 +14,7 @@ import sys
 import threading
 
 from .server import Emulator
+from .state import QUOTA
 
 
 def _write_info(path, line):
@@ -39,6 +40,10 @@ def main(argv=None):
     parser.add_argument("--rate-limit", type=int, default=1200, help="requests per window per token")
     parser.add_argument("--rate-window", type=float, default=300, help="seconds")
     parser.add_argument("--rate-block", type=float, default=300, help="seconds blocked once exceeded")
+    parser.add_argument("--token-quota-account", type=int, default=QUOTA["account"],
+                        help="account-owned tokens an account may hold (default: Cloudflare's, %(default)s)")
+    parser.add_argument("--token-quota-user", type=int, default=QUOTA["user"],
+                        help="user-owned tokens the user may hold (default: Cloudflare's, %(default)s)")
     parser.add_argument("--no-s3", action="store_true",
                         help="token API only: no S3 gateways, no moto backends (s3_endpoints is empty)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
@@ -47,11 +52,15 @@ def main(argv=None):
         val = getattr(args, name)
         if val is not None and not re.fullmatch(r"[0-9a-f]{32}", val):
             parser.error(f"--{name.replace('_', '-')} must be 32 lowercase hex characters")
+    for name in ("token_quota_account", "token_quota_user"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be an integer >= 0")
 
     emu = Emulator(host=args.host, port=args.port, account_id=args.account_id, user_id=args.user_id,
                    bootstrap_token=args.bootstrap_token or None, rate_limit=args.rate_limit,
                    rate_window=args.rate_window, rate_block=args.rate_block, verbose=args.verbose,
-                   s3=not args.no_s3)
+                   s3=not args.no_s3, token_quota_account=args.token_quota_account,
+                   token_quota_user=args.token_quota_user)
     done = threading.Event()
     # Installed before start(): a SIGTERM during the moto start-up still goes
     # through emu.stop() below and so ends the backends.

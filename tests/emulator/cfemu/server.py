@@ -23,7 +23,8 @@ import urllib.parse
 
 from .backends import BackendError, MotoGroup
 from .httpserver import LoopbackHandler, serve
-from .state import E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, JURISDICTIONS, MSG_RATE_LIMITED, ApiError, State, failure
+from .state import (E_GATEWAY_BASE, E_METHOD, E_NO_ROUTE, JURISDICTIONS, MSG_RATE_LIMITED, QUOTA, ApiError, State,
+                    failure)
 
 API_PREFIX = "/client/v4"
 ADMIN_PREFIX = "/__emulator"
@@ -229,9 +230,11 @@ class Emulator:
     """
 
     def __init__(self, host="127.0.0.1", port=0, account_id=None, user_id=None, bootstrap_token=None,
-                 rate_limit=1200, rate_window=300, rate_block=300, verbose=False, s3=True):
+                 rate_limit=1200, rate_window=300, rate_block=300, verbose=False, s3=True,
+                 token_quota_account=QUOTA["account"], token_quota_user=QUOTA["user"]):
         self.state = State(account_id=account_id, user_id=user_id, bootstrap_token=bootstrap_token,
-                           rate_limit=rate_limit, rate_window=rate_window, rate_block=rate_block)
+                           rate_limit=rate_limit, rate_window=rate_window, rate_block=rate_block,
+                           token_quota_account=token_quota_account, token_quota_user=token_quota_user)
         self.host, self.port, self.verbose, self.s3 = host, port, verbose, s3
         self.stopping = threading.Event()  # wakes "timeout" faults on stop()
         self._server = self._thread = None

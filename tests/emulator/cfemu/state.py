@@ -6,6 +6,7 @@ parses HTTP and writes responses.  "REF §n" points to sections of
 against /work/shared/cloudflare-openapi/r2-credentials.openapi.json.
 """
 
+import bisect
 import copy
 import datetime as dt
 import hashlib
@@ -79,7 +80,7 @@ GROUPS = [
 GROUPS_BY_ID = {g[0]: g for g in GROUPS}
 GROUP_ID = {g[1]: g[0] for g in GROUPS}
 
-QUOTA = {"user": 50, "account": 500}  # REF §6 (since 2025-03-04)
+QUOTA = {"user": 50, "account": 500}  # REF §6 (since 2025-03-04); the defaults of token_quota_<owner>
 VALUE_PREFIX = {"user": "cfut_", "account": "cfat_"}  # REF §1 token formats
 HEX32 = re.compile(r"[0-9a-f]{32}")
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.I)
@@ -148,7 +149,8 @@ def digest(value):
 
 class State:
     def __init__(self, account_id=None, user_id=None, bootstrap_token=None,
-                 rate_limit=1200, rate_window=300, rate_block=300, clock=time.time):
+                 rate_limit=1200, rate_window=300, rate_block=300, clock=time.time,
+                 token_quota_account=QUOTA["account"], token_quota_user=QUOTA["user"]):
         self.lock = threading.RLock()
         self.clock = clock  # tests may replace it with a fake clock
         self.account_id = account_id or secrets.token_hex(16)
@@ -158,6 +160,9 @@ class State:
         self.bootstrap_token = bootstrap_token or new_value("user")
         self.bootstrap_id = secrets.token_hex(16)
         self.rate_limit, self.rate_window, self.rate_block = rate_limit, rate_window, rate_block
+        # Tokens each owner may hold (REF §6): POST /config changes it, POST /reset restores these.
+        self.default_quota = self._quota_changes({"token_quota_account": token_quota_account,
+                                                  "token_quota_user": token_quota_user})
         self.tokens, self.by_hash, self.rate, self.faults, self.created = {}, {}, {}, [], 0
         self.log, self.counts, self.seq, self.writes, self.total = deque(), {}, 0, 0, 0
         self.s3_log, self.s3_seq = deque(), 0
@@ -170,6 +175,8 @@ class State:
     def reset_all(self):
         with self.lock:
             self.tokens, self.by_hash, self.rate, self.faults = {}, {}, {}, []
+            self.owned, self.expiring, self.indexed = {}, {}, {}  # see _index
+            self.quota = dict(self.default_quota)
             # Every secret handed out through the API since the reset (token values with their S3 secrets,
             # temporary credentials): only for the tests' leak scans, via GET /__emulator/issued.
             self.issued = []
@@ -206,13 +213,28 @@ class State:
 
     def configure(self, data):
         with self.lock:
+            quota = self._quota_changes(data)
             for key in ("rate_limit", "rate_window", "rate_block"):
                 if key in data:
                     if not isinstance(data[key], (int, float)) or data[key] <= 0:
                         raise invalid(f"{key}: must be a positive number")
                     setattr(self, key, data[key])
             self.rate = {}
-            return {k: getattr(self, k) for k in ("rate_limit", "rate_window", "rate_block")}
+            self.quota.update(quota)
+            return dict({k: getattr(self, k) for k in ("rate_limit", "rate_window", "rate_block")},
+                        **{f"token_quota_{owner}": n for owner, n in self.quota.items()})
+
+    @staticmethod
+    def _quota_changes(data):
+        """{owner: n} from token_quota_account / token_quota_user, each an integer >= 0."""
+        out = {}
+        for owner in QUOTA:
+            key = f"token_quota_{owner}"
+            if key in data:
+                if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
+                    raise invalid(f"{key}: must be an integer >= 0")
+                out[owner] = data[key]
+        return out
 
     def note_issued(self, *values):
         with self.lock:
@@ -263,6 +285,7 @@ class State:
                 value = new_value(owner)
                 tok = self._store(owner, self.account_id if owner == "account" else None, f, value)
                 tok.update(dates)
+                self._reindex(tok)
                 out.append(dict(self.render(tok), value=value, owner=owner))
             return out[0] if count == 1 else out
 
@@ -320,6 +343,7 @@ class State:
                     changes["expires_on"] = None if data["expires_on"] is None else parse_time(
                         data["expires_on"], "expires_on")
                 tok.update(changes)
+            self._reindex(tok)
             return dict(self.render(tok), owner=tok["owner"], account_id=tok["account_id"])
 
     def mark_used(self, tok):
@@ -412,12 +436,69 @@ class State:
                "condition": fields.get("condition"), "policies": fields["policies"], "hash": digest(value)}
         self.tokens[tok["id"]] = tok
         self.by_hash[tok["hash"]] = tok["id"]
+        self._index(tok)
         return tok
 
     def _drop(self, token_id):
         tok = self.tokens.pop(token_id)
         self.by_hash.pop(tok["hash"], None)
         self.rate.pop(token_id, None)
+        self._unindex(token_id)
+
+    # Indexes, so that no API call scans every token (the benchmarks hold 5,000+): per owner, the
+    # (issued_on, seq, id) keys of its tokens in listing order (owned) and the (expires_on, seq, id)
+    # keys of its active tokens with an expiry (expiring); indexed[id] = (owner, those two keys).
+    # Call _reindex after changing a token's issued_on, status or expires_on.
+    @staticmethod
+    def _owner_key(owner, account_id):
+        return (owner, account_id if owner == "account" else None)
+
+    def _index(self, tok):
+        owner = self._owner_key(tok["owner"], tok["account_id"])
+        order = (tok["issued_on"], tok["seq"], tok["id"])
+        bisect.insort(self.owned.setdefault(owner, []), order)
+        expiry = None
+        if tok["status"] == "active" and tok["expires_on"] is not None:
+            expiry = (tok["expires_on"], tok["seq"], tok["id"])
+            bisect.insort(self.expiring.setdefault(owner, []), expiry)
+        self.indexed[tok["id"]] = (owner, order, expiry)
+
+    def _unindex(self, token_id):
+        owner, order, expiry = self.indexed.pop(token_id)
+        for keys, key in ((self.owned[owner], order), (self.expiring.get(owner), expiry)):
+            if key is not None:
+                del keys[bisect.bisect_left(keys, key)]
+
+    def _reindex(self, tok):
+        self._unindex(tok["id"])
+        self._index(tok)
+
+    def _owner_of(self, scope, params):
+        return self._owner_key(scope, params.get("account_id"))
+
+    def _listing(self, owner, include_expired, desc, start, count):
+        """(tokens start..start+count-1 of the listing, total): O(page + log n) from the indexes, plus
+        O(e log n) for the e expired tokens that a listing without include_expired leaves out."""
+        order = self.owned.get(owner, [])
+        skip = []
+        if not include_expired:
+            expiring = self.expiring.get(owner, [])
+            expired = expiring[:bisect.bisect_right(expiring, (self.clock(), math.inf))]
+            skip = sorted(bisect.bisect_left(order, self.indexed[key[2]][1]) for key in expired)
+        total = len(order) - len(skip)
+        if desc:  # the descending listing is the ascending one backwards
+            low, high = max(0, total - start - count), max(0, total - start)
+        else:
+            low, high = min(start, total), min(start + count, total)
+        # Position in `order` of the low-th listed token: low plus the skipped ones before it
+        # (skip[j] - j listed tokens precede skip[j]).
+        pos = low + bisect.bisect_right([p - j for j, p in enumerate(skip)], low)
+        skipped, out = set(skip), []
+        while len(out) < high - low:
+            if pos not in skipped:
+                out.append(self.tokens[order[pos][2]])
+            pos += 1
+        return (out[::-1] if desc else out), total
 
     def status(self, tok):
         """The status the API reports: the stored one (active, disabled, revoked (exposed)), or
@@ -678,13 +759,9 @@ class State:
         except ValueError:
             raise ApiError(400, E_BAD_JSON, "Malformed JSON in request body") from None
 
-    def _owned(self, scope, params):
-        return [t for t in self.tokens.values() if t["owner"] == scope
-                and (scope == "user" or t["account_id"] == params["account_id"])]
-
     def _find(self, scope, params):
         tok = self.tokens.get(params["token_id"])
-        if tok is None or tok not in self._owned(scope, params):
+        if tok is None or self.indexed[tok["id"]][0] != self._owner_of(scope, params):
             raise ApiError(404, E_NOT_FOUND, "Token not found")
         return tok
 
@@ -738,19 +815,18 @@ class State:
         inc = query.get("include_expired", ["false"])[0].lower()
         if inc not in ("true", "false", "1", "0"):
             raise invalid("include_expired: must be true or false")
-        toks = [t for t in self._owned(scope, params) if inc in ("true", "1") or self.status(t) != "expired"]
-        toks = self._sorted(toks, desc=direction == "desc")
-        chunk = toks[(page - 1) * per_page: page * per_page]
+        chunk, total = self._listing(self._owner_of(scope, params), inc in ("true", "1"), direction == "desc",
+                                     (page - 1) * per_page, per_page)
         return success([self.render(t) for t in chunk], result_info={
             "page": page, "per_page": per_page, "count": len(chunk),
-            "total_count": len(toks), "total_pages": math.ceil(len(toks) / per_page)})
+            "total_count": total, "total_pages": math.ceil(total / per_page)})
 
     def _op_create(self, scope, params, query, body, tok):
         self._require(tok, scope, params, write=True)
         fields = self._validate(self._json(body), scope)
-        if len(self._owned(scope, params)) >= QUOTA[scope]:
+        if len(self.owned.get(self._owner_of(scope, params), ())) >= self.quota[scope]:
             # Real code and wording are not published; quota from REF §6.
-            raise ApiError(400, E_QUOTA, f"Token quota exceeded: at most {QUOTA[scope]} "
+            raise ApiError(400, E_QUOTA, f"Token quota exceeded: at most {self.quota[scope]} "
                                          f"{scope}-owned API tokens are allowed")
         value = new_value(scope)
         new = self._store(scope, params.get("account_id"), fields, value)
@@ -775,6 +851,7 @@ class State:
         fields["status"] = fields["status"] or target["status"]
         target.update(fields)
         target["modified_on"] = int(self.clock())
+        self._reindex(target)
         return success(self.render(target))
 
     def _op_delete(self, scope, params, query, body, tok):

@@ -172,9 +172,11 @@ class CloudflareStack:
         self._admin('DELETE', '/tokens')
 
     def configure(self, **settings) -> dict:
-        """``rate_limit``, ``rate_window``, ``rate_block`` (POST /__emulator/config).
+        """``rate_limit``, ``rate_window``, ``rate_block``, ``token_quota_account``, ``token_quota_user``
+        (POST /__emulator/config); returns every setting.
 
-        Undone by ``reset()`` (i.e. before the next test).
+        Undone by ``reset()`` (i.e. before the next test). ``cf.configure(token_quota_account=20)``: creating
+        a 21st account token fails with Cloudflare's quota error (1002).
         """
         if self._config_defaults is None:
             self._config_defaults = self._admin('POST', '/config', {})
