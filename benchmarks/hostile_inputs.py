@@ -285,8 +285,9 @@ class Campaign:
                no_calls=False, no_echo=False):
         def run():
             self.fresh()
+            # the lookup's option defaults (doc fragment), as ansible-core would set them
             opts = dict(account_id=self.account, api_url=self.emu.api_url, validate_certs=True, timeout=10,
-                        retries=2, jurisdiction='default')
+                        retries=2, jurisdiction='default', rate_limit=1200, rate_window=300.0, deadline=900.0)
             opts.update(options or {})
             outcome = run_lookup(terms, opts)
             outcome.writes = self.writes()
@@ -486,6 +487,9 @@ def module_cases(c):
     c.module('r2_token', 'not_before after expires_on',
              dict(tok, expires_on='2030-01-01T00:00:00Z', not_before='2031-01-01T00:00:00Z'), field='not_before')
     c.module('r2_token', 'timeout 0', dict(tok), conn={'timeout': 0}, field='timeout')
+    c.module('r2_token', 'rate_limit -1', dict(tok), conn={'rate_limit': -1}, field='rate_limit')
+    c.module('r2_token', 'rate_window 0', dict(tok), conn={'rate_window': 0}, field='rate_window')
+    c.module('r2_token', 'deadline -5', dict(tok), conn={'deadline': -5}, field='deadline')
     c.module('r2_token', 'retries -1', dict(tok), conn={'retries': -1}, field='retries')
     # -- r2_token: api_url (not a URL, a newline, user info, another scheme)
     api = c.emu.api_url

@@ -26,8 +26,12 @@ options:
 notes:
   - Calls the Cloudflare API from the host the module runs on; use C(delegate_to=localhost) or C(run_once) when
     running against an inventory, so that each play makes as few API calls as possible.
-  - Cloudflare allows 1200 API requests per 5 minutes per token and then blocks every call of that token for
-    five minutes.
+  - Cloudflare allows 1200 API requests per 5 minutes per API token and then refuses every call of that token for
+    five minutes (HTTP 429). Each module run paces its own requests to stay under that (O(rate_limit),
+    O(rate_window)); what other clients of the token spend (parallel tasks, other runs and tools) shows in
+    Cloudflare's C(Ratelimit) header, and the run waits for the reset when it leaves less than the reserve. An
+    HTTP 429 that still comes is waited out within O(deadline), with a warning; past it the task fails with the
+    time to try again.
 requirements:
   - requests >= 2.20
 '''
@@ -64,12 +68,45 @@ options:
   retries:
     description:
       - How many times a failed call is retried.
-      - Retried are connection errors and HTTP 408, 429 (honouring C(retry-after)), 502, 503 and 504, with
-        bounded, jittered exponential backoff (at most 60 seconds per wait).
+      - Retried are connection errors and HTTP 408, 502, 503 and 504, with bounded, jittered exponential backoff
+        (at most 60 seconds per wait), and HTTP 429 after the wait C(retry-after) asks for (up to Cloudflare's
+        five-minute lockout, within O(deadline)).
       - A token create is never resent blindly after an uncertain outcome (timeout, reset, 5xx); the tokens are
         listed by name first, so a retry cannot make a second token.
     type: int
     default: 5
+  rate_limit:
+    description:
+      - How many requests the API token may make per O(rate_window) seconds. Cloudflare allows 1200 per 300
+        seconds per token and, past that, refuses every call of the token for five minutes.
+      - Each run (a module run, or one token of a lookup) keeps 10% of it in reserve and spaces its requests so
+        that no O(rate_window) seconds hold more than the rest (1080 by default) at Cloudflare. The first ones go
+        at once, later ones wait until the oldest leaves the window (by default 1080 requests at once, the next
+        1080 after 300 seconds, and so on). Every attempt counts, reads and retries too.
+      - Runs at the same time that use one token each keep their own count; Cloudflare's C(Ratelimit) header
+        shows what the others spend, and below the reserve a run waits for its reset.
+      - Set it to your token's limit if Cloudflare granted another one. V(0) turns the pacing off (an HTTP 429 is
+        still waited out within O(deadline)).
+    type: int
+    default: 1200
+    version_added: 0.5.0
+  rate_window:
+    description:
+      - The seconds in which O(rate_limit) requests are allowed (Cloudflare's window is 300 seconds).
+    type: float
+    default: 300
+    version_added: 0.5.0
+  deadline:
+    description:
+      - Seconds from the start of the run within which a rate limit is waited out. An HTTP 429 is retried after
+        the wait C(retry-after) asks for (up to the five-minute lockout; each wait is a warning of the task and
+        uses one of O(retries)), and a C(Ratelimit) header showing the token's budget spent by other clients is
+        waited for until its reset. A wait that would end past the deadline fails the task at once with the time
+        (UTC) to try again.
+      - The run's own pacing (O(rate_limit)) is not bounded by it. V(0) never waits for a rate limit.
+    type: float
+    default: 900
+    version_added: 0.5.0
 '''
 
     # Where plugins (lookups) also read the ACCOUNT options from. Precedence, highest
@@ -118,6 +155,30 @@ options:
         key: retries
     vars:
       - name: ansible_cloudflare_r2_retries
+  rate_limit:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_RATE_LIMIT
+    ini:
+      - section: cloudflare_r2
+        key: rate_limit
+    vars:
+      - name: ansible_cloudflare_r2_rate_limit
+  rate_window:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_RATE_WINDOW
+    ini:
+      - section: cloudflare_r2
+        key: rate_window
+    vars:
+      - name: ansible_cloudflare_r2_rate_window
+  deadline:
+    env:
+      - name: ANSIBLE_CLOUDFLARE_R2_DEADLINE
+    ini:
+      - section: cloudflare_r2
+        key: deadline
+    vars:
+      - name: ansible_cloudflare_r2_deadline
 '''
 
     # Attributes of modules in the cloudflare_r2.credentials.r2 action group.

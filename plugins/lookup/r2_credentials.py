@@ -101,6 +101,7 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api imp
     CloudflareClient,
     CloudflareError,
     check_api_token,
+    check_rate_options,
 )
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _r2
 
@@ -117,7 +118,8 @@ class LookupModule(LookupBase):
         if not HAS_REQUESTS:
             raise AnsibleLookupError('r2_credentials needs the Python library "requests" on the controller')
         options = dict((name, self._templated(self.get_option(name))) for name in
-                       ('account_id', 'api_url', 'validate_certs', 'timeout', 'retries', 'jurisdiction'))
+                       ('account_id', 'api_url', 'validate_certs', 'timeout', 'retries', 'rate_limit', 'rate_window',
+                        'deadline', 'jurisdiction'))
         for name, env in LATE_ENV.items():
             if os.environ.get(env) and (not options.get(name) or self._from_default(name)):
                 options[name] = os.environ[env]
@@ -125,7 +127,8 @@ class LookupModule(LookupBase):
             account_id = _r2.validate_account_id(options['account_id'])
             _r2.validate_endpoint(options['api_url'], 'api_url')
             endpoint = _r2.endpoint_url(account_id, options['jurisdiction'])
-        except _r2.R2ValueError as exc:
+            check_rate_options(options['rate_limit'], options['rate_window'], options['deadline'])
+        except (_r2.R2ValueError, CloudflareError) as exc:
             raise AnsibleLookupError('r2_credentials: %s' % exc)
         for message in _r2.take_warnings():
             display.warning('r2_credentials: %s' % message)
@@ -136,9 +139,12 @@ class LookupModule(LookupBase):
                 check_api_token(value, 'term %d' % index)
             except CloudflareError as exc:
                 raise AnsibleLookupError('r2_credentials: %s' % exc)
+            # one client (and one request pacer) per term: Cloudflare's rate limit counts per token
             client = CloudflareClient(value, api_url=options['api_url'], timeout=options['timeout'],
                                       validate_certs=options['validate_certs'], retries=options['retries'],
-                                      log=display.vvv)
+                                      rate_limit=options['rate_limit'], rate_window=options['rate_window'],
+                                      deadline=options['deadline'], log=display.vvv,
+                                      warn=lambda line: display.warning('r2_credentials: %s' % line))
             try:
                 owner, verified = _r2.verify_token(client, account_id)
             except CloudflareAuthError:

@@ -21,9 +21,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import math
 import random
 import re
 import time
+from collections import deque
 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _text
 
@@ -56,6 +58,16 @@ USER_AGENT = 'ansible-cloudflare_r2.credentials/%s' % COLLECTION_VERSION
 # is safe to send again because the method is idempotent (5xx gateway errors).
 RETRY_STATUSES = frozenset((408, 429, 502, 503, 504))
 IDEMPOTENT_METHODS = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'))
+
+# Cloudflare's client API limit (REF section 6): 1200 requests per 300 s per API token; past it every call of the
+# token is refused with HTTP 429 for five minutes.
+RATE_LIMIT = 1200
+RATE_WINDOW = 300.0
+# The part of rate_limit the pacer leaves unused: room for other clients of the token, whose use shows in the
+# Ratelimit header, and for the moment before the first answer of a run tells what is left.
+RATE_HEADROOM = 0.1
+RATE_LOCKOUT = 300.0  # the longest HTTP 429 wait honoured (Cloudflare's lockout)
+LOG_WAITS_OVER = 1.0  # seconds; shorter pacing waits are counted, not logged
 
 # Which permission group each call needs, from the schema's x-api-token-group
 # fields (see tests/unit/plugins/module_utils/test_api.py, which checks this
@@ -149,7 +161,15 @@ class CloudflareNotFound(CloudflareApiError):
 
 
 class CloudflareRateLimited(CloudflareApiError):
-    """HTTP 429 that outlasted the retry budget."""
+    """HTTP 429 (or a budget another client spent) that could not be waited out: retries spent, a wait past the
+    deadline or longer than Cloudflare's lockout. ``retry_after`` is the seconds to wait from when it was raised,
+    ``retry_at`` the same moment as UTC text; the message gives both."""
+
+    def __init__(self, message, status=None, errors=None, method=None, path=None, request_id=None,
+                 retry_after=None, retry_at=None):
+        super(CloudflareRateLimited, self).__init__(message, status, errors, method, path, request_id)
+        self.retry_after = retry_after
+        self.retry_at = retry_at
 
 
 def format_errors(errors):
@@ -186,17 +206,83 @@ def parse_retry_after(headers, default=None):
     return default
 
 
+def parse_ratelimit(headers):
+    """``(remaining, seconds to reset)`` from Cloudflare's ``Ratelimit`` header (``"default";r=50;t=30``, REF
+    section 6); of several policies the one with the fewest left; None without a usable header."""
+    value = headers.get('ratelimit') if headers else None
+    best = None
+    for item in (value or '').split(','):
+        remaining = re.search(r';\s*r=(\d+)', item)
+        reset = re.search(r';\s*t=(\d+)', item)
+        if remaining and reset and (best is None or int(remaining.group(1)) < best[0]):
+            best = (int(remaining.group(1)), float(reset.group(1)))
+    return best
+
+
+def check_rate_options(rate_limit, rate_window, deadline, rate_headroom=RATE_HEADROOM):
+    """Raise CloudflareInputError, naming the option, unless the pacing options are usable."""
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (isinstance(rate_limit, int) and not isinstance(rate_limit, bool)) or rate_limit < 0:
+        raise CloudflareInputError('rate_limit must be a whole number of requests per rate_window, 0 to turn pacing '
+                                   'off (Cloudflare allows 1200 per 300 seconds), got %s' % _text.shown(rate_limit))
+    if not number(rate_window) or rate_window <= 0:
+        raise CloudflareInputError('rate_window must be a positive number of seconds (Cloudflare counts per 300), '
+                                   'got %s' % _text.shown(rate_window))
+    if deadline is not None and (not number(deadline) or deadline < 0):
+        raise CloudflareInputError('deadline must be 0 or more seconds (how long a run may wait out the rate limit), '
+                                   'got %s' % _text.shown(deadline))
+    if not number(rate_headroom) or not 0 <= rate_headroom < 1:
+        raise CloudflareInputError('rate_headroom must be a fraction from 0 to below 1, got %s'
+                                   % _text.shown(rate_headroom))
+
+
+def rate_budget(rate_limit, rate_headroom=RATE_HEADROOM):
+    """Requests the pacer sends per window: ``rate_limit`` less the reserve, ``ceil(rate_limit * rate_headroom)``
+    (1200 -> 1080, 60 -> 54), at least 1; 0 when pacing is off."""
+    if not rate_limit:
+        return 0
+    return max(1, rate_limit - int(math.ceil(round(rate_limit * rate_headroom, 6))))
+
+
+def utc_after(seconds, with_date=False):
+    """The wall-clock moment ``seconds`` from now, as UTC text."""
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC' if with_date else '%H:%M:%S UTC',
+                         time.gmtime(math.ceil(time.time() + seconds)))
+
+
 class CloudflareClient:
     """Bearer-token client for the Cloudflare v4 API.
 
     ``log`` receives one line per retry or notable event; it never gets
-    headers or bodies. ``stats`` counts requests by "METHOD path" for
-    benchmarks and the API budget checks.
+    headers or bodies. ``warn`` (default ``log``) receives the lines a user
+    should see: each wait for an HTTP 429. ``stats`` counts requests by
+    "METHOD path" for benchmarks and the API budget checks.
+
+    The request pacer: Cloudflare refuses every call of a token for five
+    minutes once it passes ``rate_limit`` requests in ``rate_window`` seconds.
+    Before each attempt (reads too) the client waits until the last
+    ``rate_budget`` requests (``rate_limit`` less ``rate_headroom``) no longer
+    all fall within the window. Each request counts from when its answer
+    arrived, which is after Cloudflare counted it, so no window at the server
+    holds more than the budget. The ``Ratelimit`` header shows what other
+    clients of the token spend: below the reserve the client waits for its
+    reset. An HTTP 429 that still comes is waited out (``retry-after``, at
+    most the five-minute lockout) while ``deadline`` (seconds from the
+    client's creation, measured with ``clock``; None for no limit) allows;
+    then ``CloudflareRateLimited`` says when to try again. ``rate_limit=0``
+    turns the pacer off (a 429 is still waited out). ``pacing`` counts the
+    waits: ``waits`` and ``waited_seconds`` for the pacer's own spacing and
+    the Ratelimit header, ``rate_limited`` and ``rate_limited_seconds`` for
+    HTTP 429 answers.
     """
 
     def __init__(self, api_token, api_url=None, timeout=30, validate_certs=True, retries=5,
-                 retry_max_delay=60, retry_base_delay=1.0, log=None, sleep=None, session=None):
+                 retry_max_delay=60, retry_base_delay=1.0, log=None, sleep=None, session=None,
+                 rate_limit=RATE_LIMIT, rate_window=RATE_WINDOW, rate_headroom=RATE_HEADROOM, deadline=None,
+                 clock=None, warn=None):
         check_api_token(api_token)
+        check_rate_options(rate_limit, rate_window, deadline, rate_headroom)
         if not HAS_REQUESTS and session is None:
             raise CloudflareError('the Python library "requests" is required')
         self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
@@ -205,7 +291,19 @@ class CloudflareClient:
         self.retry_max_delay = retry_max_delay
         self.retry_base_delay = retry_base_delay
         self.log = log or (lambda msg: None)
+        self.warn = warn
         self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
+        self.rate_limit = rate_limit
+        self.rate_window = float(rate_window)
+        self.rate_budget = rate_budget(rate_limit, rate_headroom)
+        self.rate_reserve = rate_limit - self.rate_budget if rate_limit else 0
+        self.deadline = deadline
+        self.started = self.clock()
+        self.pacing = {'waits': 0, 'waited_seconds': 0.0, 'rate_limited': 0, 'rate_limited_seconds': 0.0}
+        # when the answers of the last rate_budget requests arrived (clock), oldest first
+        self._answered = deque(maxlen=self.rate_budget or 1)
+        self._held = None  # (until, remaining, reset) when the Ratelimit header showed the reserve reached
         self.stats = {}
         if session is None:
             session = requests.Session()
@@ -232,6 +330,95 @@ class CloudflareClient:
         key = '%s %s' % (method, path)
         self.stats[key] = self.stats.get(key, 0) + 1
 
+    # -- request pacer ---------------------------------------------------
+
+    def _past_deadline(self, wait):
+        """Why a wait of ``wait`` seconds from now may not be waited (it would end past the deadline), else None."""
+        if self.deadline is None:
+            return None
+        elapsed = self.clock() - self.started
+        if elapsed + wait <= self.deadline:
+            return None
+        if not self.deadline:
+            return 'the option deadline is 0 (never wait for a rate limit)'
+        return ('waiting would end past the deadline of this run (option deadline, %gs after its start; %ds have '
+                'passed)' % (self.deadline, elapsed))
+
+    def _pace(self, method, path):
+        """Wait, before sending an attempt, for the budget of the window and for a reset the Ratelimit header asked
+        for."""
+        if not self.rate_limit:
+            return
+        now = self.clock()
+        wait = 0.0
+        if len(self._answered) >= self.rate_budget:
+            wait = self._answered[0] + self.rate_window - now
+        held, self._held = self._held, None
+        if held is not None and held[0] - now > wait:
+            wait = held[0] - now
+            remaining, reset = held[1], held[2]
+            problem = self._past_deadline(wait)
+            if problem:
+                retry_at = utc_after(wait, True)
+                raise CloudflareRateLimited(
+                    'Cloudflare reports %d requests left for this API token until its rate limit resets in %ds, '
+                    'less than the reserve of %d this run keeps: another client is using the token. Try again '
+                    'after %s (in %ds); %s.' % (remaining, reset, self.rate_reserve, retry_at, math.ceil(wait), problem),
+                    method=method, path=path, retry_after=wait, retry_at=retry_at)
+            if wait > LOG_WAITS_OVER:
+                self.log('cloudflare: %d requests left for this API token (Ratelimit header), less than the reserve '
+                         'of %d: another client is using it; waiting %.1fs for the reset before %s %s'
+                         % (remaining, self.rate_reserve, wait, method, path))
+        elif wait > LOG_WAITS_OVER:
+            self.log('cloudflare: pacing: the last %d requests fall within %gs (rate_limit %d less the reserve); '
+                     'waiting %.1fs before %s %s' % (self.rate_budget, self.rate_window, self.rate_limit, wait,
+                                                     method, path))
+        if wait > 0:
+            self.pacing['waits'] += 1
+            self.pacing['waited_seconds'] += wait
+            self.sleep(wait)
+
+    def _answer(self, response=None):
+        """Count an attempt from when its answer (or failure) arrived; note the Ratelimit header of an answer."""
+        if not self.rate_limit:
+            return
+        now = self.clock()
+        self._answered.append(now)
+        if response is None or response.status_code == 429:
+            return
+        parsed = parse_ratelimit(response.headers)
+        if parsed and parsed[0] < self.rate_reserve and parsed[1] > 0:
+            reset = min(parsed[1], self.rate_window)
+            self._held = (now + reset, parsed[0], reset)
+
+    def _rate_limited(self, method, path, response, attempt):
+        """Wait out an HTTP 429 or raise CloudflareRateLimited saying when to try again."""
+        self.pacing['rate_limited'] += 1
+        retry_after = parse_retry_after(response.headers)
+        delay = max(1.0, retry_after) if retry_after is not None else self._backoff(attempt)
+        problem = None
+        if attempt >= self.retries:
+            problem = 'the run stopped after %d retries (option retries)' % self.retries
+        elif delay > max(RATE_LOCKOUT, self.rate_window):
+            problem = 'Cloudflare asks for a wait longer than its lockout of %ds' % max(RATE_LOCKOUT, self.rate_window)
+        else:
+            problem = self._past_deadline(delay)
+        if problem:
+            # no retry-after: the lockout is up to five minutes
+            wait = delay if retry_after is not None else RATE_LOCKOUT
+            retry_at = utc_after(wait, True)
+            errors = self._errors_of(response)
+            raise CloudflareRateLimited(
+                'Cloudflare rate limit hit on %s %s (HTTP 429: %s). Cloudflare refuses every call of this API token '
+                'for up to five minutes once it passes its limit (1200 requests per 5 minutes). Try again after %s '
+                '(in %ds); %s.' % (method, path, format_errors(errors) or 'no error detail', retry_at,
+                                   math.ceil(wait), problem),
+                429, errors, method, path, response.headers.get('cf-ray'), retry_after=wait, retry_at=retry_at)
+        (self.warn or self.log)('cloudflare: rate limited on %s %s (HTTP 429); waiting %ds (until %s) before retry '
+                                '%d/%d' % (method, path, math.ceil(delay), utc_after(delay), attempt + 1, self.retries))
+        self.pacing['rate_limited_seconds'] += delay
+        self.sleep(delay)
+
     def request(self, method, path, params=None, body=None, headers=None):
         """Send one call, retrying what is safe to retry; return the parsed envelope."""
         method = method.upper()
@@ -239,6 +426,7 @@ class CloudflareClient:
         idempotent = method in IDEMPOTENT_METHODS
         attempt = 0
         while True:
+            self._pace(method, path)
             self._count(method, path)
             kwargs = {'params': params, 'timeout': self.timeout}
             if body is not None:
@@ -248,6 +436,7 @@ class CloudflareClient:
             try:
                 response = self.session.request(method, url, **kwargs)
             except Exception as exc:  # requests raises many types; classify below
+                self._answer()
                 safe = idempotent or _not_sent(exc)
                 reason = _describe_transport_error(exc)
                 if not safe:
@@ -260,12 +449,16 @@ class CloudflareClient:
                 attempt += 1
                 continue
 
+            self._answer(response)
             status = response.status_code
+            if status == 429:
+                # Refused before processing, so even a POST may be resent.
+                self._rate_limited(method, path, response, attempt)
+                attempt += 1
+                continue
             if status in RETRY_STATUSES:
-                # A 429 was refused before processing, so even a POST may be resent.
-                safe = idempotent or status == 429
                 retry_after = parse_retry_after(response.headers)
-                if not safe:
+                if not idempotent:
                     raise CloudflareUncertainWrite('%s %s: HTTP %d; the request may have been applied' % (method, path, status))
                 if attempt < self.retries and (retry_after is None or retry_after <= self.retry_max_delay):
                     delay = max(1.0, retry_after) if retry_after is not None else self._backoff(attempt)
@@ -284,6 +477,17 @@ class CloudflareClient:
                     raise
                 self.sleep(self._backoff(attempt))
                 attempt += 1
+
+    def _errors_of(self, response):
+        """The envelope's errors, redacted; [] for a body that is not an envelope."""
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict):
+            return []
+        errors = envelope.get('errors') or []
+        return _text.redact(errors if isinstance(errors, list) else [errors], self._secret_forms)
 
     def _parse(self, method, path, response):
         status = response.status_code
@@ -314,13 +518,6 @@ class CloudflareClient:
                 status, errors, method, path, request_id)
         if status == 404:
             raise CloudflareNotFound('%s: not found (HTTP 404: %s)' % (where, detail), status, errors, method, path, request_id)
-        if status == 429:
-            wait = parse_retry_after(response.headers)
-            raise CloudflareRateLimited(
-                'Cloudflare rate limit hit on %s (HTTP 429: %s). Cloudflare blocks every call of this token for up to '
-                'five minutes%s; the limit is 1200 requests per 5 minutes per token.'
-                % (where, detail, ' (retry after %ds)' % wait if wait is not None else ''),
-                status, errors, method, path, request_id)
         raise CloudflareApiError('Cloudflare API error on %s (HTTP %d: %s)' % (where, status, detail),
                                  status, errors, method, path, request_id)
 

@@ -45,7 +45,9 @@ HOST_VARIABLES = ('provision_account_id', 'provision_owner', 'provision_token_na
                   'provision_api_url', 'provision_validate_certs', 'provision_timeout', 'provision_retries',
                   'provision_lock', 'provision_lock_timeout', 'provision_lock_dir')
 _CONNECTION = (('provision_api_url', 'api_url'), ('provision_validate_certs', 'validate_certs'),
-               ('provision_timeout', 'timeout'), ('provision_retries', 'retries'))
+               ('provision_timeout', 'timeout'), ('provision_retries', 'retries'),
+               ('provision_rate_limit', 'rate_limit'), ('provision_rate_window', 'rate_window'),
+               ('provision_deadline', 'deadline'))
 OWNERS = ('account', 'user')
 
 

@@ -27,6 +27,8 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._masked 
 from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._api import (
     DEFAULT_API_URL,
     HAS_REQUESTS,
+    RATE_LIMIT,
+    RATE_WINDOW,
     REQUESTS_IMPORT_ERROR,
     CloudflareApiError,
     CloudflareClient,
@@ -40,6 +42,9 @@ from ansible_collections.cloudflare_r2.credentials.plugins.module_utils._r2 impo
     validate_account_id,
 )
 
+
+# Seconds a module run may spend waiting out Cloudflare's rate limit (three five-minute lockouts).
+DEADLINE = 900.0
 
 _GOT_RE = re.compile(r'(got: )(.{%d,})\Z' % (_r2.SHOWN_MAX + 1), re.S)
 
@@ -72,6 +77,9 @@ def connection_argspec():
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=30),
         retries=dict(type='int', default=5),
+        rate_limit=dict(type='int', default=RATE_LIMIT),
+        rate_window=dict(type='float', default=RATE_WINDOW),
+        deadline=dict(type='float', default=DEADLINE),
     )
 
 
@@ -91,8 +99,9 @@ def token_argspec():
     )
 
 
-def client_from_options(options, log=None):
-    """Build a client from a dict of the connection options (modules and plugins)."""
+def client_from_options(options, log=None, warn=None):
+    """Build a client from a dict of the connection options (modules and plugins). ``warn`` gets the lines a user
+    should see (each wait for an HTTP 429); without it they go to ``log``."""
     token = options.get('api_token')
     from_env = bool(token) and token == os.environ.get('CLOUDFLARE_API_TOKEN')
     check_api_token(token, 'api_token (from CLOUDFLARE_API_TOKEN)' if from_env else 'api_token')
@@ -107,7 +116,11 @@ def client_from_options(options, log=None):
         timeout=options.get('timeout') or 30,
         validate_certs=options.get('validate_certs', True),
         retries=options.get('retries') if options.get('retries') is not None else 5,
+        rate_limit=options.get('rate_limit') if options.get('rate_limit') is not None else RATE_LIMIT,
+        rate_window=options.get('rate_window') if options.get('rate_window') is not None else RATE_WINDOW,
+        deadline=options.get('deadline') if options.get('deadline') is not None else DEADLINE,
         log=log,
+        warn=warn,
     )
 
 
@@ -124,6 +137,7 @@ class R2Module:
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         self._client = None
+        self._clients = []
 
     @property
     def check_mode(self):
@@ -134,8 +148,30 @@ class R2Module:
 
     def client(self):
         if self._client is None:
-            self._client = client_from_options(self.params, log=self.module.log)
+            self._client = self.new_client(self.params)
         return self._client
+
+    def new_client(self, options):
+        """A client of ``options`` (connection options) whose log lines go to the module's log, and whose waits for
+        an HTTP 429 also become warnings of the task."""
+        client = client_from_options(options, log=self.module.log)
+        client.warn = self.warn_wait
+        self._clients.append(client)
+        return client
+
+    def pacing(self):
+        """What the request pacer of every client of this run waited (``api_pacing`` of r2_credential_set)."""
+        total = {'waits': 0, 'waited_seconds': 0.0, 'rate_limited': 0, 'rate_limited_seconds': 0.0}
+        for client in self._clients:
+            for key in total:
+                total[key] += (client.pacing or {}).get(key, 0)
+        for key in ('waited_seconds', 'rate_limited_seconds'):
+            total[key] = round(total[key], 1)
+        return total
+
+    def warn_wait(self, line):
+        self.module.log(line)
+        self.module.warn(line)
 
     def run(self, main):
         """Call main(); it returns the result dict. Known errors become one clean failure."""

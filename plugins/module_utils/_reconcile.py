@@ -22,7 +22,7 @@ __metaclass__ = type
 import datetime
 import time
 
-from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _buckets, _module, _r2, _temporary
+from ansible_collections.cloudflare_r2.credentials.plugins.module_utils import _api, _buckets, _r2, _temporary
 
 NEXT_SUFFIX = _r2.NEXT_SUFFIX
 # Cloudflare's token quotas per owner; token_quota overrides.
@@ -962,9 +962,9 @@ def run_credential_sets(r2):
                                              ' (and %d more, see failures)' % (len(shown) - 20) if len(shown) > 20 else ''),
             changed=changed or any(p.get('created') for cset, dummy in sets for p in cset.token_plans),
             failures=failures, credentials=results, summary=summary, schedule=schedule, api_requests=api_requests,
-            accounts=accounts)
+            accounts=accounts, api_pacing=r2.pacing())
     return {'changed': changed, 'credentials': results, 'failures': {}, 'summary': summary, 'schedule': schedule,
-            'api_requests': api_requests, 'accounts': accounts}
+            'api_requests': api_requests, 'accounts': accounts, 'api_pacing': r2.pacing()}
 
 
 def _account_client(r2, account_id, acct):
@@ -977,6 +977,6 @@ def _account_client(r2, account_id, acct):
             options['api_token'] = _api.check_api_token(acct['api_token'], 'accounts[%s].api_token' % account_id)
         if acct.get('api_url'):
             options['api_url'] = _r2.validate_endpoint(acct['api_url'], 'accounts[%s].api_url' % account_id)
-        return _module.client_from_options(options, log=r2.module.log)
+        return r2.new_client(options)
     except _api.CloudflareInputError as exc:
         raise _r2.R2ValueError(str(exc))

@@ -494,6 +494,15 @@ api_requests:
   returned: always
   type: dict
   sample: {GET: 5, POST: 1, total: 6}
+api_pacing:
+  description:
+    - What the request pacer waited in this run (see O(rate_limit)) - C(waits) and C(waited_seconds) spacing the
+      calls within the budget, C(rate_limited) and C(rate_limited_seconds) waiting out an HTTP 429 that came
+      anyway.
+  returned: always
+  type: dict
+  version_added: 0.5.0
+  sample: {waits: 2, waited_seconds: 41.5, rate_limited: 0, rate_limited_seconds: 0.0}
 accounts:
   description: Per account of the run, its RV(summary), RV(api_requests) and number of entries.
   returned: always

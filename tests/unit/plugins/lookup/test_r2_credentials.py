@@ -23,7 +23,7 @@ from ansible_collections.cloudflare_r2.credentials.tests.unit.utils.fake_cloudfl
 
 ACCOUNT = '0123456789abcdef0123456789abcdef'
 OPTIONS = dict(account_id=ACCOUNT, api_url='https://api.example.test/client/v4', validate_certs=True, timeout=5,
-               retries=2, jurisdiction='default')
+               retries=2, rate_limit=1200, rate_window=300.0, deadline=900.0, jurisdiction='default')
 
 
 @pytest.fixture
@@ -109,3 +109,21 @@ def test_an_api_error_that_quotes_the_token_is_not_shown_by_the_lookup(lookup, s
         run([token])
     its = {'token': secret_forms.forms(token, token)}
     secret_forms.assert_no_leak(str(err.value), its, 'the error')
+
+
+def test_the_pacing_options_reach_the_client_and_a_bad_one_fails_before_any_request(lookup, monkeypatch):
+    """rate_limit, rate_window and deadline (issue 11): the lookup's client paces and waits as the options say; a
+    bad value fails naming the option, before any request."""
+    run, dummy, sessions, dummy2 = lookup
+    made = []
+    real = r2_credentials.CloudflareClient
+    monkeypatch.setattr(r2_credentials, 'CloudflareClient', lambda value, **kwargs: made.append(kwargs) or real(
+        value, **kwargs))
+    for name, value in (('rate_limit', 60), ('rate_window', 6.0), ('deadline', 30.0)):
+        monkeypatch.setitem(OPTIONS, name, value)  # what the fixture's get_option answers
+    run([secret_forms.new_token()])
+    assert [(k['rate_limit'], k['rate_window'], k['deadline']) for k in made] == [(60, 6.0, 30.0)]
+    monkeypatch.setitem(OPTIONS, 'rate_window', -1.0)
+    with pytest.raises(AnsibleLookupError) as err:
+        run([secret_forms.new_token()])
+    assert 'rate_window must be a positive number of seconds' in str(err.value) and len(made) == 1

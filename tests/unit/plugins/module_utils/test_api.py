@@ -89,14 +89,17 @@ def test_429_uses_ratelimit_header_when_no_retry_after():
     assert sleeps == [4.0]
 
 
-def test_429_longer_than_max_delay_fails_with_clear_message():
+def test_429_that_would_pass_the_deadline_fails_at_once_saying_when_to_try_again():
     client, session, sleeps = make_client([
         envelope(None, 429, errors=[{'code': 10000, 'message': 'rate limited'}], headers={'retry-after': '300'}),
-    ])
+    ], deadline=60)
     with pytest.raises(CloudflareRateLimited) as err:
         client.call('GET', '/user/tokens')
-    assert 'five minutes' in str(err.value) and 'retry after 300s' in str(err.value)
-    assert sleeps == []
+    text = str(err.value)
+    assert 'five minutes' in text and '(in 300s)' in text and 'deadline' in text and '10000 rate limited' in text
+    assert re.search(r'Try again after \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC', text), text
+    assert err.value.status == 429 and err.value.retry_after == 300
+    assert sleeps == [] and len(session.calls) == 1
 
 
 @pytest.mark.parametrize('status', [502, 503, 504, 408])
