@@ -51,7 +51,7 @@ class _Requests(object):
 requests = _Requests()
 
 DEFAULT_API_URL = 'https://api.cloudflare.com/client/v4'
-COLLECTION_VERSION = '0.4.0'  # galaxy.yml's version (tests check that they agree)
+COLLECTION_VERSION = '0.5.0'  # galaxy.yml's version (tests check that they agree)
 USER_AGENT = 'ansible-cloudflare_r2.credentials/%s' % COLLECTION_VERSION
 
 # Statuses after which the request provably did not change anything (429) or
