@@ -178,8 +178,8 @@ def test_escaped_forms_of_every_secret_option_are_registered(syslog):
         api_token=secret_forms.new_token(), account_id=ACCOUNT, check_buckets=False,
         tokens=[dict(name='leak-probe', permission='object_read_only', signing_key=secret)]), id='r2_credential_set'),
     pytest.param(r2_client_files, lambda secret: dict(
-        user='root', home='/nonexistent-r2-probe', profiles=[dict(name='p', access_key_id='a' * 32,
-                                                                    secret_access_key=secret)]), id='r2_client_files'),
+        user='root', home='/nonexistent-r2-probe',
+        profiles=[dict(name='p', access_key_id='a' * 32, secret_access_key=secret)]), id='r2_client_files'),
 ])
 def test_the_invocation_log_masks_a_secret_suboption_in_its_escaped_forms(syslog, module, args):
     """ansible-core logs the invocation from AnsibleModule.__init__, showing list options by repr(): a secret with a
