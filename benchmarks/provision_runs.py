@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/provision_runs.py [--hosts 10,50,200] [--extra-tokens 100] [--forks 50]
                                                   [--json PATH] [--enforce-targets] [--keep]
-                                                  [--rotate-after 90d]
+                                                  [--rotate-after 90d] [--mode per-host|shared]
+                                                  [--shared-tokens 4] [--runs baseline,floor1,...]
 
 Starts the emulator and, for each N, generates an inventory of N hosts (bench-001...; local connection,
 files rendered under a temporary render root, so no unix users are needed; one token credential each,
 permissions alternating, buckets in the default/eu/fedramp jurisdictions in turn, and every 5th host also
-temporary credentials minted from its token). The account also holds --extra-tokens other tokens, so the
+temporary credentials minted from its token). With --mode shared each host instead names one of --shared-tokens
+shared tokens (provision_shared_tokens bench-00...: object_read_write, each on one jurisdiction's bucket; host i
+uses bench-(i mod S)) and gets one temporary credential of its own from it, narrowed to prefixes ["{host}/"],
+permission alternating, rendered and checked (S3) as the role does by default. The account also holds --extra-tokens other tokens, so the
 token listing takes several pages. The API goes to the emulator directly (no Prism: this measures the
 collection), the renders' S3 checks to the emulator's S3 endpoints. Runs, for each N, on a fresh account:
 
@@ -21,6 +25,14 @@ collection), the renders' S3 checks to the emulator's S3 endpoints. Runs, for ea
                (T = account tokens), else the script exits non-zero
     free       the same with ANSIBLE_STRATEGY=free: nothing changed, the same requests, no token name twice
                (its time is compared with floor(1), which runs with the linear strategy)
+    renewal    (shared mode) every host inside its renew window (renew_before 3599 of ttl_seconds 3600) with
+               provision_shared_signing_keys given (the shared tokens' S3 secrets, read from the emulator into a
+               0600 extra-vars file): every host's credential is signed on the controller, so no mint request
+               at all (the script fails on one); the hosts render and check as on a first run (floor(3))
+    renewal-api  (shared mode, not run by default) the same without the keys: one mint request per host
+
+--runs picks runs (default: baseline,floor1,floor3,first,converged,free per host; baseline,floor1,floor3,first,
+converged,renewal shared); the floors a picked run is compared with are run with it.
 
 Module executions are counted by benchmarks/callback_plugins/module_counts.py (enabled for these runs only):
 one per task result that ran a module, one per loop item and per until/retries attempt; skipped tasks and
@@ -29,7 +41,8 @@ argument spec check, ...) do not count, tasks delegated to localhost count for t
 runs check the counter (K per host, 1 on the controller).
 
 Targets, printed next to the numbers (PASS/MISS; with --enforce-targets a miss fails the script): module
-executions per host: first <= 3, converged = 1; wall time: first <= 1.5 x floor(3), converged <= 1.3 x floor(1).
+executions per host: first <= 3, converged = 1; wall time: first <= 1.5 x floor(3), converged <= 1.3 x floor(1);
+the renewal runs as the first.
 
 Prints a Markdown table, the executions by module and the slowest tasks; --json PATH writes every number
 (module counts per host included). Wall time includes ansible-playbook's start-up. The load average is printed:
@@ -40,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import math
 import os
@@ -48,6 +62,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
@@ -65,13 +81,25 @@ FLOORS = (1, 3)
 # run: (module executions per host: at most, wall time: at most x its floor; None: no target)
 TARGETS = {'first': (3, 1.5), 'converged': (1, 1.3), 'free': (1, None)}
 MODULE_TARGET_EXACT = ('converged', 'free')  # every host exactly the target, not at most
+TARGETS.update({'renewal': TARGETS['first'], 'renewal-api': TARGETS['first']})
+FIRST_LIKE = ('first', 'renewal', 'renewal-api')  # compared with floor(3): inspect, write, check
 LABELS = dict({'baseline': 'set_fact baseline', 'first': 'first', 'converged': 'converged',
-               'free': 'converged, strategy free'}, **{'floor%d' % calls: 'floor(%d)' % calls for calls in FLOORS})
+               'free': 'converged, strategy free', 'renewal': 'renewal, signed locally',
+               'renewal-api': 'renewal, minted by API'}, **{'floor%d' % calls: 'floor(%d)' % calls for calls in FLOORS})
 
 # Tasks that run (ok) on the role's converged path, per phase, besides the argument spec check of include_role:
 # inspect: r2_provision_inspect; reconcile (first host only): collect, account check, r2_credential_set, report,
 # hand out, forget; render: r2_provision_render.
 PHASE_TASKS = {'inspect': 1, 'reconcile': 6, 'render': 1}
+MODES = ('per-host', 'shared')
+RUNS = {'per-host': ('baseline', 'floor1', 'floor3', 'first', 'converged', 'free'),
+        'shared': ('baseline', 'floor1', 'floor3', 'first', 'converged', 'renewal')}
+ALL_RUNS = ('baseline', 'floor1', 'floor3', 'first', 'converged', 'free', 'renewal', 'renewal-api')
+SHARED_RUNS = ('renewal', 'renewal-api')
+SHARED_PERMISSION = 'object_read_write'
+# renewal runs put every host inside its renew window: renew_before just under the (default) ttl_seconds
+TTL, RENEW_BEFORE, RENEW_NOW = 3600, 900, 3599
+MINT_ROUTE = 'POST /accounts/{account_id}/r2/temp-access-credentials'
 
 
 def host_vars(index, render_root):
@@ -88,20 +116,51 @@ def host_vars(index, render_root):
             'provision_credentials': credentials}
 
 
-def write_inventory(root, count, stack, rotate_after=None):
-    """root/inventory/{hosts.yml,group_vars/r2_clients.yml}; returns the inventory folder."""
+def shared_name(number):
+    return 'bench-%02d' % number
+
+
+def shared_tokens(count):
+    """provision_shared_tokens of the shared mode: token NN on the bucket of jurisdiction NN mod 4."""
+    out = {}
+    for number in range(count):
+        jurisdiction = JURISDICTIONS[number % len(JURISDICTIONS)]
+        out[shared_name(number)] = {'permission': SHARED_PERMISSION, 'jurisdiction': jurisdiction,
+                                    'buckets': [BUCKETS[jurisdiction]]}
+    return out
+
+
+def shared_host_vars(index, render_root, count):
+    """One credential of type temporary from shared token (index mod count), narrowed to the host's prefix. Its
+    renew_before is a template of bench_renew_before (group var; a renewal run sets it with -e)."""
+    number = index % count
+    jurisdiction = JURISDICTIONS[number % len(JURISDICTIONS)]
+    credential = {'name': 'data', 'shared': shared_name(number), 'bucket': BUCKETS[jurisdiction],
+                  'permission': ('object_read_only', 'object_read_write')[index % 2], 'prefixes': ['{host}/'],
+                  'ttl_seconds': TTL, 'renew_before': '{{ bench_renew_before | int }}'}
+    return {'ansible_connection': 'local', 'ansible_python_interpreter': paths.venv_python(),
+            'provision_user': 'root', 'provision_render_root': render_root,
+            'provision_credentials': [credential]}
+
+
+def write_inventory(root, count, stack, rotate_after=None, shared=0):
+    """root/inventory/{hosts.yml,group_vars/r2_clients.yml}; returns the inventory folder. ``shared``: the number
+    of shared tokens of the shared mode, 0 for a token per host."""
     inventory = os.path.join(root, 'inventory')
     os.makedirs(os.path.join(inventory, 'group_vars'))
     hosts = {}
     for index in range(1, count + 1):
         name = 'bench-%03d' % index
-        hosts[name] = host_vars(index, os.path.join(root, 'render', name))
+        render_root = os.path.join(root, 'render', name)
+        hosts[name] = shared_host_vars(index, render_root, shared) if shared else host_vars(index, render_root)
     with open(os.path.join(inventory, 'hosts.yml'), 'w', encoding='utf-8') as handle:
         json.dump({'r2_clients': {'hosts': hosts}}, handle)  # JSON is YAML
     group = {'provision_account_id': stack.account_id, 'provision_api_url': stack.direct_api_url,
              'provision_endpoint_overrides': stack.s3_endpoints}
     if rotate_after:
         group['provision_rotate_after'] = rotate_after
+    if shared:
+        group.update(provision_shared_tokens=shared_tokens(shared), bench_renew_before=RENEW_BEFORE)
     with open(os.path.join(inventory, 'group_vars', 'r2_clients.yml'), 'w', encoding='utf-8') as handle:
         json.dump(group, handle)
     return inventory
@@ -163,7 +222,7 @@ def write_floor(root, calls):
                         'render': stats('render', calls - 1)})
 
 
-def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None):
+def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None, extra_args=()):
     bindir = paths.venv_bin()
     run_env = dict(os.environ)
     for name in ('ANSIBLE_STDOUT_CALLBACK', 'ANSIBLE_CONFIG', 'ANSIBLE_INVENTORY', 'ANSIBLE_STRATEGY'):
@@ -182,6 +241,7 @@ def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None):
     })
     run_env.update(env or {})
     argv = [os.path.join(bindir, 'ansible-playbook'), '-i', inventory, playbook, '--forks', str(forks)]
+    argv += list(extra_args)
     stack.reset_stats()
     start = time.monotonic()
     with open(os.path.join(root, log + '.err'), 'w+', encoding='utf-8') as err:
@@ -268,12 +328,12 @@ def check_counter(row, calls):
 def apply_targets(row, rows):
     """Ratios to the floor and the set_fact baseline, and the targets of the role's runs."""
     by_run = {other['run']: other for other in rows}
-    row['x_set_fact'] = row['wall'] / by_run['baseline']['wall']
+    row['x_set_fact'] = row['wall'] / by_run['baseline']['wall'] if 'baseline' in by_run else None
     row['floor'] = row['x_floor'] = row['module_target'] = row['time_target'] = None
     if row['run'] not in TARGETS:
         return []
     modules, times = TARGETS[row['run']]
-    floor = by_run['floor%d' % (FLOORS[-1] if row['run'] == 'first' else FLOORS[0])]
+    floor = by_run['floor%d' % floor_calls(row['run'])]
     row['floor'], row['floor_run'] = floor['wall'], floor['run']
     row['x_floor'] = row['wall'] / floor['wall']
     exact = row['run'] in MODULE_TARGET_EXACT
@@ -288,20 +348,92 @@ def apply_targets(row, rows):
     return ['N=%d %s: %s' % (row['n'], row['run'], miss) for miss in missed]
 
 
+def floor_calls(run):
+    """The floor a run of the role is compared with: floor(3) for the runs that write every host, else floor(1)."""
+    return FLOORS[-1] if run in FIRST_LIKE else FLOORS[0]
+
+
+def pick_runs(mode, wanted=None):
+    """The runs to make, in order: ``wanted`` (names, default the mode's) and the floors they are compared with.
+    Raises ValueError for a name that is not a run, or a run of the shared mode in the per-host one."""
+    wanted = list(wanted or RUNS[mode])
+    unknown = [run for run in wanted if run not in ALL_RUNS]
+    if unknown:
+        raise ValueError('unknown run(s) %s; runs: %s' % (', '.join(unknown), ', '.join(ALL_RUNS)))
+    if mode != 'shared' and any(run in SHARED_RUNS for run in wanted):
+        raise ValueError('%s: only with --mode shared' % ', '.join(run for run in wanted if run in SHARED_RUNS))
+    needed = set(wanted)
+    if needed & set(TARGETS) - {'first'}:
+        needed.add('first')   # a converged run or a renewal needs the tokens of a first run
+    needed.update('floor%d' % floor_calls(run) for run in list(needed) if run in TARGETS)
+    return [run for run in ALL_RUNS if run in needed]
+
+
+def signing_keys(stack):
+    """{shared token name: its S3 Secret Access Key (sha256 hex of its value)} for the shared tokens of the run,
+    from the emulator's ledger of the values it handed out; each value's token found with its verify call (the
+    ledger keeps values only). Secret: never printed; goes to a 0600 file."""
+    names = dict((token['id'], token['name']) for token in account_tokens(stack))
+    keys = {}
+    prefix = 'ansible:shared/'
+    for value in stack.issued_secrets():
+        if not value.startswith('cfat_'):
+            continue
+        request = urllib.request.Request('%s/accounts/%s/tokens/verify' % (stack.direct_api_url, stack.account_id),
+                                         headers={'Authorization': 'Bearer ' + value})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                token_id = (json.loads(response.read()).get('result') or {}).get('id')
+        except urllib.error.HTTPError:
+            continue   # a value rolled since: no longer valid
+        name = names.get(token_id, '')
+        if name.startswith(prefix):
+            keys[name[len(prefix):]] = hashlib.sha256(value.encode()).hexdigest()
+    return keys
+
+
+def write_extra_vars(root, name, variables):
+    """An extra-vars file (0600 from its first byte, in the run's 0700 folder): ``-e @PATH`` arguments."""
+    path = os.path.join(root, name + '.vars.json')
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
+        json.dump(variables, handle)
+    return ['-e', '@' + path]
+
+
 def measure(stack, count, options, top):
     """The runs for one N; returns the rows, the list of failed checks and the list of missed targets."""
     prepare(stack, options.extra_tokens)
     root = tempfile.mkdtemp(prefix='n%d-' % count, dir=top)
-    inventory = write_inventory(root, count, stack, options.rotate_after)
+    shared = options.shared_tokens if options.mode == 'shared' else 0
+    inventory = write_inventory(root, count, stack, options.rotate_after, shared)
     provision = 'cloudflare_r2.credentials.provision'
     rows, failures, misses = [], [], []
-    runs = [('baseline', write_baseline(root), None)]
-    runs += [('floor%d' % calls, write_floor(root, calls), None) for calls in FLOORS]
-    runs += [('first', provision, None), ('converged', provision, None), ('free', provision, {'ANSIBLE_STRATEGY': 'free'})]
-    for run, playbook, env in runs:
-        result, measured = ansible_playbook(stack, root, inventory, playbook, options.forks, run, env)
+    playbooks = {'baseline': lambda: write_baseline(root)}
+    playbooks.update(('floor%d' % calls, lambda calls=calls: write_floor(root, calls)) for calls in FLOORS)
+    for run in ('first', 'converged', 'free') + SHARED_RUNS:
+        playbooks[run] = lambda: provision
+    renewal = {'bench_renew_before': RENEW_NOW}
+    for run in options.run_list:
+        env = {'ANSIBLE_STRATEGY': 'free'} if run == 'free' else None
+        extra_args = []
+        if run == 'renewal':
+            keys = signing_keys(stack)
+            if sorted(keys) != sorted(shared_tokens(shared)):
+                failures.append('N=%d renewal: found the keys of %s, expected every shared token' % (count, sorted(keys)))
+            extra_args = write_extra_vars(root, run, dict(renewal, provision_shared_signing_keys=keys))
+        elif run == 'renewal-api':
+            extra_args = write_extra_vars(root, run, renewal)
+        result, measured = ansible_playbook(stack, root, inventory, playbooks[run](), options.forks, run, env,
+                                            extra_args)
         tokens = account_tokens(stack)
         row = dict(measured, n=count, run=run, tokens=len(tokens), changed=result.changed, budget=None)
+        mints = row['routes'].get(MINT_ROUTE, 0)
+        row['mints'] = mints
+        if shared and run in FIRST_LIKE:
+            expected_mints = 0 if run == 'renewal' else count
+            if mints != expected_mints:
+                failures.append('N=%d %s: %d mint requests, expected %d' % (count, run, mints, expected_mints))
         if run == 'baseline':
             failures += check_counter(row, 0)
         elif run.startswith('floor'):
@@ -316,19 +448,21 @@ def measure(stack, count, options, top):
             if result.changed:
                 failures.append('N=%d %s: changed=%d in PLAY RECAP %s' % (
                     count, run, result.changed, {h: c for h, c in result.recap.items() if c.get('changed')}))
-        if run == 'free':
+        if run == 'free' and rows and rows[-1]['run'] == 'converged':
             if row['methods'] != rows[-1]['methods']:
                 failures.append('N=%d free: requests %s, converged made %s' % (count, row['methods'],
                                                                                rows[-1]['methods']))
+        if run in TARGETS:
             twice = [name for name, n in collections.Counter(t['name'] for t in tokens).items() if n > 1]
             if twice:
-                failures.append('N=%d free: token names twice: %s' % (count, twice[:10]))
-        expected = count + options.extra_tokens
+                failures.append('N=%d %s: token names twice: %s' % (count, run, twice[:10]))
+        expected = (shared or count) + options.extra_tokens
         if run in TARGETS and len(tokens) != expected:
             failures.append('N=%d %s: %d account tokens, expected %d' % (count, run, len(tokens), expected))
         rows.append(row)
-        print('  N=%d %-9s %6.1f s  %s  modules/host %s, controller %d' % (
-            count, run, row['wall'], row['methods'], span(row['per_host']), row['controller']), flush=True)
+        print('  N=%d %-11s %6.1f s  %s  writes %d, mints %d, modules/host %s, controller %d' % (
+            count, run, row['wall'], row['methods'], row['writes'], mints, span(row['per_host']), row['controller']),
+            flush=True)
     for row in rows:
         misses += apply_targets(row, rows)
     return rows, failures, misses
@@ -345,6 +479,16 @@ def verdict(met):
     return 'PASS' if met else 'MISS'
 
 
+def requests_cell(methods):
+    """'247 (7 GET, 240 POST)', or '3 GET' for one method."""
+    total = sum(methods.values())
+    order = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
+    parts = ['%d %s' % (methods[m], m) for m in sorted(methods, key=lambda m: (order.index(m) if m in order else 9, m))]
+    if len(parts) == 1:
+        return parts[0]
+    return '%d (%s)' % (total, ', '.join(parts)) if parts else '0'
+
+
 def markdown_table(rows):
     header = ('N', 'run', 'requests', 'writes', 'request budget', 'modules/host', 'modules target', 'controller',
               'wall s', 'floor s', 'x floor', 'time target', 'x set_fact')
@@ -353,7 +497,7 @@ def markdown_table(rows):
         budget = row['budget']
         module_target, time_target = row['module_target'], row['time_target']
         cells = (
-            '%d' % row['n'], LABELS[row['run']], '%d' % row['total'], '%d' % row['writes'],
+            '%d' % row['n'], LABELS[row['run']], requests_cell(row['methods']), '%d' % row['writes'],
             '<= %d %s' % (budget['limit'], 'PASS' if budget['met'] else 'FAIL') if budget else '',
             span(row['per_host']),
             '%s %d %s' % ('=' if module_target['exact'] else '<=', module_target['target'],
@@ -362,7 +506,7 @@ def markdown_table(rows):
             '%.1f %s' % (row['floor'], LABELS[row['floor_run']]) if row['floor'] else '',
             '%.2f' % row['x_floor'] if row['x_floor'] else '',
             '<= %.1f %s' % (time_target['target'], verdict(time_target['met'])) if time_target else '',
-            '%.2f' % row['x_set_fact'])
+            '%.2f' % row['x_set_fact'] if row['x_set_fact'] else '')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -378,7 +522,18 @@ def main():
                         help='provision_rotate_after for every host (a schedule: converged runs must cost the same)')
     parser.add_argument('--enforce-targets', action='store_true',
                         help='exit non-zero when a run misses a target (module executions, time to the floor)')
+    parser.add_argument('--mode', choices=MODES, default='per-host',
+                        help='per-host: a token per host (default); shared: temporary credentials per host from '
+                             '--shared-tokens shared tokens')
+    parser.add_argument('--shared-tokens', type=int, default=4, help='shared tokens of --mode shared (default 4)')
+    parser.add_argument('--runs', help='comma-separated runs (default: the mode\'s; see above)')
     options = parser.parse_args()
+    if not 1 <= options.shared_tokens <= 100:
+        parser.error('--shared-tokens must be from 1 to 100')
+    try:
+        options.run_list = pick_runs(options.mode, [r.strip() for r in (options.runs or '').split(',') if r.strip()])
+    except ValueError as exc:
+        parser.error(str(exc))
     counts = [int(n) for n in options.hosts.split(',') if n.strip()]
     paths.collections_path()  # stage once
     top = tempfile.mkdtemp(prefix='r2-provision-bench-')
@@ -422,6 +577,7 @@ def main():
         failures += misses
     if options.json:
         summary = {'load': {n: [round(x, 2) for x in load] for n, load in loads.items()}, 'forks': options.forks,
+                   'mode': options.mode, 'shared_tokens': options.shared_tokens if options.mode == 'shared' else 0,
                    'extra_tokens': options.extra_tokens, 'ok': not failures, 'failures': failures,
                    'targets_missed': misses, 'runs': [rounded(row) for row in rows]}
         with open(options.json, 'w', encoding='utf-8') as handle:
