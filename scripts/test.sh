@@ -140,7 +140,8 @@ step_units() {
 step_integration() {
     if ! has_tests tests/integration; then echo "no integration tests in tests/integration"; return 99; fi
     mapfile -t args < <(pytest_args)
-    R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT" python -m pytest tests/integration "${args[@]}"
+    # the slowest tests are listed: CI's 25-minute budget is mostly theirs
+    R2_COLLECTIONS_PATH="$COLLECTIONS_ROOT" python -m pytest tests/integration "${args[@]}" --durations=15
 }
 
 step_molecule() {
