@@ -43,8 +43,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 
+import bench_common  # noqa: E402  pylint: disable=wrong-import-position
 from harness import paths  # noqa: E402  pylint: disable=wrong-import-position
 from harness.stack import CloudflareStack  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -55,6 +57,9 @@ REAL_RATE = 1200.0 / 300.0  # Cloudflare's budget per API token, requests per se
 PER_PAGE = 50  # the module lists tokens 50 per page
 METHODS = ('GET', 'POST', 'PUT', 'DELETE', 'PATCH')
 SECRET_CHARS = re.compile(r'[A-Za-z0-9+/=_-]{20,}')
+# the environment of a run of one task on localhost, without an inventory (besides bench_common.playbook_env's)
+QUIET = {'ANSIBLE_FILTER_PLUGINS': FILTER_PLUGINS, 'ANSIBLE_LOCALHOST_WARNING': 'False',
+         'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False'}
 
 
 # --- entries (pure) ---------------------------------------------------------------------------------------
@@ -247,21 +252,7 @@ def cpu_seconds(pid):
 def run_playbook(stack, root, name, playbook):
     """One ansible-playbook run; returns the measured numbers. Its output (no_log: no secret) goes to root/NAME.log."""
     bindir = paths.venv_bin()
-    env = dict(os.environ)
-    for key in ('ANSIBLE_STDOUT_CALLBACK', 'ANSIBLE_CONFIG', 'ANSIBLE_INVENTORY', 'ANSIBLE_STRATEGY'):
-        env.pop(key, None)
-    env.update({
-        'PATH': bindir + os.pathsep + env.get('PATH', ''),
-        'ANSIBLE_COLLECTIONS_PATH': paths.collections_path(),
-        'ANSIBLE_FILTER_PLUGINS': FILTER_PLUGINS,
-        'CLOUDFLARE_API_TOKEN': stack.bootstrap_token,
-        'ANSIBLE_NOCOLOR': '1',
-        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
-        'ANSIBLE_LOCALHOST_WARNING': 'False',
-        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
-        'ANSIBLE_LOCAL_TEMP': os.path.join(root, 'tmp'),
-        'ANSIBLE_HOME': os.path.join(root, 'ansible_home'),
-    })
+    env = bench_common.playbook_env(stack, root, QUIET)
     record = os.path.join(root, name + '.modules.jsonl')
     stack.reset_stats()
     emulator_pid = stack.info['pid']
@@ -385,13 +376,9 @@ def main():
     if options.json:
         summary = {'load': [round(x, 2) for x in load], 'hosts': options.hosts, 'shared_tokens': options.shared_tokens,
                    'tokens': options.tokens, 'ok': not misses, 'failures': misses,
-                   'runs': [dict(row, **{key: round(row[key], 2) for key in
-                                         ('wall', 'task_wall', 'module_wall', 'module_cpu', 'emulator_cpu', 'floor',
-                                          'projected')
-                                         if row.get(key) is not None}) for row in rows]}
-        with open(options.json, 'w', encoding='utf-8') as handle:
-            json.dump(summary, handle, indent=1, sort_keys=True)
-        print('wrote ' + options.json)
+                   'runs': [bench_common.rounded(row, ('wall', 'task_wall', 'module_wall', 'module_cpu', 'emulator_cpu',
+                                                       'floor', 'projected')) for row in rows]}
+        bench_common.write_summary(options.json, summary)
     if misses:
         sys.exit(1)
 

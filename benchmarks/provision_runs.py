@@ -66,8 +66,10 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 
+import bench_common  # noqa: E402  pylint: disable=wrong-import-position
 from harness import paths  # noqa: E402  pylint: disable=wrong-import-position
 from harness.playbook import PlaybookResult  # noqa: E402  pylint: disable=wrong-import-position
 from harness.stack import CloudflareStack  # noqa: E402  pylint: disable=wrong-import-position
@@ -224,17 +226,7 @@ def write_floor(root, calls):
 
 def ansible_playbook(stack, root, inventory, playbook, forks, log, env=None, extra_args=()):
     bindir = paths.venv_bin()
-    run_env = dict(os.environ)
-    for name in ('ANSIBLE_STDOUT_CALLBACK', 'ANSIBLE_CONFIG', 'ANSIBLE_INVENTORY', 'ANSIBLE_STRATEGY'):
-        run_env.pop(name, None)
-    run_env.update({
-        'PATH': bindir + os.pathsep + run_env.get('PATH', ''),
-        'ANSIBLE_COLLECTIONS_PATH': paths.collections_path(),
-        'CLOUDFLARE_API_TOKEN': stack.bootstrap_token,
-        'ANSIBLE_NOCOLOR': '1',
-        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
-        'ANSIBLE_LOCAL_TEMP': os.path.join(root, 'tmp'),
-        'ANSIBLE_HOME': os.path.join(root, 'ansible_home'),
+    run_env = bench_common.playbook_env(stack, root, {
         'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_PLUGINS,
         'ANSIBLE_CALLBACKS_ENABLED': 'module_counts',
         'R2_BENCH_MODULE_COUNTS': os.path.join(root, log + '.modules.json'),

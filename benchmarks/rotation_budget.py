@@ -51,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 
+import bench_common  # noqa: E402  pylint: disable=wrong-import-position
 import credential_set_scale as scale  # noqa: E402  pylint: disable=wrong-import-position
 from harness import paths  # noqa: E402  pylint: disable=wrong-import-position
 from harness.stack import CloudflareStack  # noqa: E402  pylint: disable=wrong-import-position
@@ -206,21 +207,7 @@ def module_run(stack, root, name, tokens, temporary, **options):
     result_path = os.path.join(root, name + '.result.json')
     write_play(playbook, stack, tokens, temporary, result_path, **options)
     bindir = paths.venv_bin()
-    env = dict(os.environ)
-    for key in ('ANSIBLE_STDOUT_CALLBACK', 'ANSIBLE_CONFIG', 'ANSIBLE_INVENTORY', 'ANSIBLE_STRATEGY'):
-        env.pop(key, None)
-    env.update({
-        'PATH': bindir + os.pathsep + env.get('PATH', ''),
-        'ANSIBLE_COLLECTIONS_PATH': paths.collections_path(),
-        'ANSIBLE_FILTER_PLUGINS': scale.FILTER_PLUGINS,
-        'CLOUDFLARE_API_TOKEN': stack.bootstrap_token,
-        'ANSIBLE_NOCOLOR': '1',
-        'ANSIBLE_RETRY_FILES_ENABLED': 'False',
-        'ANSIBLE_LOCALHOST_WARNING': 'False',
-        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
-        'ANSIBLE_LOCAL_TEMP': os.path.join(root, 'tmp'),
-        'ANSIBLE_HOME': os.path.join(root, 'ansible_home'),
-    })
+    env = bench_common.playbook_env(stack, root, scale.QUIET)
     stack.reset_stats()
     start = time.monotonic()
     done = subprocess.run([os.path.join(bindir, 'ansible-playbook'), playbook], stdin=subprocess.DEVNULL,
@@ -388,12 +375,9 @@ def main():
                    'rate_limit': limits.limit, 'rate_window': limits.window, 'rate_block': limits.block,
                    'shared_hosts': options.shared_hosts, 'tokens': options.tokens, 'ok': not misses,
                    'failures': misses, 'quota_refusal': refusal,
-                   'runs': [dict(row, **{key: round(row[key], 2) for key in ('wall', 'floor', 'waited_seconds',
-                                                                             'rate_limited_seconds')})
+                   'runs': [bench_common.rounded(row, ('wall', 'floor', 'waited_seconds', 'rate_limited_seconds'))
                             for row in rows]}
-        with open(options.json, 'w', encoding='utf-8') as handle:
-            json.dump(summary, handle, indent=1, sort_keys=True)
-        print('wrote ' + options.json)
+        bench_common.write_summary(options.json, summary)
     if misses:
         sys.exit(1)
 
