@@ -748,7 +748,9 @@ def fleet(inspected):
         if item.get('account_id') not in accounts:
             accounts.append(item.get('account_id'))
     # every entry names its host's account: one reconcile run covers every account of the fleet
-    used = set(n for i in kept for e in i['entries'].get('shared') or [] for n in (e['name'],))
+    used = set(e['name'] for i in kept for e in i['entries'].get('shared') or [])
+    # token name -> shared token name, from the hosts' plans (normalize_shared made both)
+    shared_names = dict((t['key'], t['name']) for i in kept for t in (i.get('plan') or {}).get('shared') or [])
     account_hosts = {}
     for item in kept:
         account_hosts.setdefault(item.get('account_id'), item.get('host'))
@@ -762,8 +764,7 @@ def fleet(inspected):
         # the first host of each account, whose variables give the account's API token, URL and quota
         'account_hosts': account_hosts,
         # token name -> shared token name, for the signing keys the play may give (with_signing_keys)
-        'shared_tokens': dict((e['name'], e['label'][len('shared token '):]) for e in shared.values()
-                              if e['name'] in used),
+        'shared_tokens': dict((key, name) for key, name in shared_names.items() if key in used),
         'errors': errors,
         'retried': retried,
     }
