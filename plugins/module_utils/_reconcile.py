@@ -497,20 +497,21 @@ class CredentialSet:
     """The entries of one account in an r2_credential_set run: every entry validated and every read done before
     the first write; one listing. ``run_credential_sets`` runs one per account."""
 
-    def __init__(self, r2, account_id=None, tokens=None, temporary=None, client=None, quota=None):
+    def __init__(self, r2, account_id, tokens, temporary, quota=None):
         self.r2 = r2
         self.params = r2.params
         self.check_mode = r2.check_mode
-        self.account_id = account_id or r2.account_id()
+        self.account_id = account_id
         self.owner = self.params['owner']
-        self.tokens = self.params['tokens'] or [] if tokens is None else tokens
-        self.temporary = self.params['temporary'] or [] if temporary is None else temporary
+        self.tokens = tokens
+        self.temporary = temporary
         self.quota = quota
         self.results = {}
         self.failures = {}
         self._api_parent = None
         self.now = None
-        self.client = client
+        # set by run_credential_sets: one client per API token and URL
+        self.client = None
         self.buckets = None
         self.applier = None
         self.store = None
@@ -762,8 +763,6 @@ class CredentialSet:
 
         A Cloudflare error here concerns the whole account (its API token refused, Cloudflare unreachable): every
         entry of the account fails with it and the other accounts go on. Bad input raises R2ValueError."""
-        if self.client is None:
-            self.client = self.r2.client()
         self.buckets = _buckets.BucketChecker(self.client, self.account_id, self.params['check_buckets'])
         self.store = _r2.TokenStore(self.client, self.account_id, self.owner)
         self.applier = TokenApplier(self.store, self.check_mode)
@@ -858,15 +857,18 @@ class CredentialSet:
             counts['failed'] = len(self.failures)
         return counts
 
-    def requests_by_method(self):
-        return requests_by_method([self.client] if self.client else [])
+    def requests_by_method(self, shared_client=False):
+        """This account's requests; of a client that serves other accounts too, those under its own path."""
+        return requests_by_method([self.client], '/accounts/%s/' % self.account_id if shared_client else None)
 
 
-def requests_by_method(clients):
+def requests_by_method(clients, path_part=None):
     counts = {'total': 0}
     for client in clients:
         for key, count in client.stats.items():
-            method = key.split(' ', 1)[0]
+            method, path = key.split(' ', 1)
+            if path_part and path_part not in path:
+                continue
             counts[method] = counts.get(method, 0) + count
             counts['total'] += count
     return counts
@@ -944,7 +946,8 @@ def run_credential_sets(r2):
         d, l = cset.schedule_parts()
         due.extend(d)
         later.extend(l)
-        accounts[cset.account_id] = {'summary': cset.summary(), 'api_requests': cset.requests_by_method(),
+        shared_client = sum(1 for other, dummy2 in sets if other.client is cset.client) > 1
+        accounts[cset.account_id] = {'summary': cset.summary(), 'api_requests': cset.requests_by_method(shared_client),
                                      'entries': cset.entry_count()}
     summary = {}
     for cset, dummy in sets:

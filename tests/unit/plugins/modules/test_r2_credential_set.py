@@ -871,3 +871,15 @@ def test_local_signing_input_is_checked_before_any_request(fake, token_extra, te
     assert outcome.failed and not fake.calls
     assert outcome.result['msg'].startswith(message), outcome.result['msg']
     assert 'A' * 64 not in json.dumps(outcome.result)
+
+
+def test_accounts_that_share_an_api_token_share_one_client_and_each_reports_its_own_requests(fake):
+    outcome = run(r2_credential_set, tokens=tokens('web1') + tokens('db1', account_id=OTHER),
+                  accounts=[{'account_id': OTHER}])
+    assert not outcome.failed, outcome.result['msg']
+    got = outcome.result
+    mine, other = got['accounts'][ACCOUNT.lower()]['api_requests'], got['accounts'][OTHER]['api_requests']
+    assert mine['POST'] == 1 and other['POST'] == 1
+    assert mine['total'] + other['total'] == got['api_requests']['total']
+    assert all(path.startswith('/accounts/%s/' % OTHER) for method, path, dummy, dummy2 in fake.calls
+               if path.startswith('/accounts/') and ACCOUNT.lower() not in path)
