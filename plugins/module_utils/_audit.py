@@ -284,7 +284,7 @@ def plan(hosts, targets=None):
                 # "false" from an INI inventory is false, as the role's `when: provision_lock | bool` reads it
                 'enabled': boolean(settings.get('provision_lock', True), strict=False),
                 # the key of roles/provision/tasks/lock.yml: a prune and a provision run of one account take turns
-                'key': '%s-%s' % (group['owner'], group['account_id']),
+                'key': _provision.lock_key(group['owner'], group['account_id']),
                 'timeout': settings.get('provision_lock_timeout', 600),
                 'lock_dir': settings.get('provision_lock_dir') or None,
             },

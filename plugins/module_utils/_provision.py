@@ -1152,11 +1152,15 @@ def accounts_of(account_hosts, hostvars):
     return out
 
 
+def lock_key(owner, account_id):
+    """The run lock of one owner and account (the provision role's lock task, the audit playbook's prune)."""
+    return '%s-%s' % (owner, ('%s' % (account_id or '')).lower())
+
+
 def lock_keys(hosts, hostvars, owner, default_account):
     """The run-lock keys of every account the hosts name (sorted, so that two runs take them in the same order)."""
     keys = set()
     for host in hosts:
         own = hostvars[host] if host in hostvars else {}
-        account = own.get('provision_account_id') or default_account
-        keys.add('%s-%s' % (owner, ('%s' % (account or '')).lower()))
+        keys.add(lock_key(owner, own.get('provision_account_id') or default_account))
     return sorted(keys)
